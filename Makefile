@@ -1,0 +1,41 @@
+# Two commands do everything from a clean clone: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: demo test verify lint typecheck system-tools bench api-snapshot clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[all,dev]'
+	@touch $(STAMP)
+
+system-tools:
+	@bash scripts/install-system-tools.sh
+
+demo: $(STAMP)
+	$(PY) examples/library_demo.py
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check resilience
+
+typecheck: $(STAMP)
+	$(PY) -m mypy --strict resilience
+
+test: $(STAMP) system-tools lint typecheck
+	$(PY) -m pytest -q -m "not verify"
+
+verify: $(STAMP) system-tools
+	$(PY) -m pytest -q -m verify
+
+bench: $(STAMP)
+	$(PY) benchmarks/overhead.py
+
+api-snapshot: $(STAMP)
+	$(PY) -m resilience._api > tests/resilience/api_snapshot.txt
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

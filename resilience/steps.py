@@ -1,0 +1,63 @@
+"""The steps an execution asks its driver to perform."""
+
+from __future__ import annotations
+
+from .outcome import FailureReason, Outcome, TimeoutPhase
+
+__all__ = ["Attempt", "Done", "GiveUp", "Step", "Wait"]
+
+
+class Attempt:
+    """Make attempt ``number`` now, bounded by ``timeout`` seconds (inf: unbounded)."""
+
+    __slots__ = ("number", "timeout", "phase")
+
+    def __init__(self, number: int, timeout: float, phase: TimeoutPhase | None) -> None:
+        self.number = number
+        self.timeout = timeout
+        self.phase = phase  # which bound ``timeout`` comes from: ATTEMPT, DEADLINE or None
+
+    def __repr__(self) -> str:
+        return f"Attempt(number={self.number}, timeout={self.timeout!r}, phase={self.phase})"
+
+
+class Wait:
+    """Sleep ``delay`` seconds, then ask for the next step."""
+
+    __slots__ = ("delay", "cause")
+
+    def __init__(self, delay: float, cause: str) -> None:
+        self.delay = delay
+        self.cause = cause
+
+    def __repr__(self) -> str:
+        return f"Wait(delay={self.delay!r}, cause={self.cause!r})"
+
+
+class Done:
+    """The request succeeded with the last attempt's result."""
+
+    __slots__ = ("outcome",)
+
+    def __init__(self, outcome: Outcome) -> None:
+        self.outcome = outcome
+
+    def __repr__(self) -> str:
+        return f"Done({self.outcome.evidence!r})"
+
+
+class GiveUp:
+    """The request failed: ``reason`` is the final decision, ``last`` the last evidence."""
+
+    __slots__ = ("reason", "last")
+
+    def __init__(self, reason: FailureReason, last: Outcome | None) -> None:
+        self.reason = reason
+        self.last = last
+
+    def __repr__(self) -> str:
+        ev = None if self.last is None else self.last.evidence
+        return f"GiveUp(reason={self.reason.value!r}, last={ev!r})"
+
+
+Step = Attempt | Wait | Done | GiveUp
