@@ -55,6 +55,10 @@ def _type_rule(tp: Any) -> tuple[Check, str] | None:
         return (lambda v: isinstance(v, bool), "must be true or false")
     if tp is str:
         return (lambda v: isinstance(v, str), "must be a string")
+    if isinstance(tp, type) and issubclass(tp, Config):
+        kinds = ", ".join(sorted(c.kind for c in _concrete_subclasses(tp)))
+        text = f"must be a {tp.__name__} ({kinds})" if kinds and tp.kind == "" else f"must be a {tp.__name__}"
+        return (lambda v: isinstance(v, tp), text)
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(tp) if a is not type(None)]
@@ -65,6 +69,42 @@ def _type_rule(tp: Any) -> tuple[Check, str] | None:
             check, text = inner
             return (lambda v: v is None or check(v), text.replace("must be", "must be null or"))
     return None
+
+
+_ITEM_NAMES = {float: "numbers", int: "integers", bool: "true/false values", str: "strings"}
+
+
+def _is_float(tp: Any) -> bool:
+    union = typing.get_origin(tp) in (typing.Union, types.UnionType)
+    return tp is float or (union and float in typing.get_args(tp))
+
+
+def _check_tuple(cfg: Config, name: str, tp: Any, value: Any) -> Any:
+    """``tuple[X, ...]`` fields: accept lists (stored as tuples), check and convert the items."""
+    owner = type(cfg).__name__
+    if isinstance(value, list):
+        value = tuple(value)
+        object.__setattr__(cfg, name, value)
+    if not isinstance(value, tuple):
+        raise ConfigError(owner, name, value, "must be a list")
+    args = typing.get_args(tp)
+    inner = args[0] if len(args) == 2 and args[1] is Ellipsis else None
+    if isinstance(inner, type) and issubclass(inner, enum.Enum):
+        try:
+            items = tuple(inner(v) for v in value)
+        except ValueError:
+            allowed = ", ".join(str(m.value) for m in inner)
+            raise ConfigError(owner, name, value, f"must be a list of {allowed}") from None
+        object.__setattr__(cfg, name, items)
+        return items
+    item_name = _ITEM_NAMES.get(inner) if isinstance(inner, type) else None
+    check = _type_rule(inner) if item_name else None
+    if check is not None and not all(check[0](v) for v in value):
+        raise ConfigError(owner, name, value, f"must be a list of {item_name}")
+    if inner is float and any(isinstance(v, int) for v in value):
+        value = tuple(float(v) for v in value)
+        object.__setattr__(cfg, name, value)
+    return value
 
 
 class Config:
@@ -88,11 +128,15 @@ class Config:
                     object.__setattr__(self, f.name, tp(value))
                 except ValueError:
                     allowed = ", ".join(str(m.value) for m in tp)
-                    raise ConfigError(type(self).__name__, f.name, value, f"must be one of {allowed}") from None
+                    raise ConfigError(
+                        type(self).__name__, f.name, value, f"must be one of {allowed}"
+                    ) from None
                 continue
-            if tp is float and isinstance(value, int) and not isinstance(value, bool):
+            if _is_float(tp) and isinstance(value, int) and not isinstance(value, bool):
                 object.__setattr__(self, f.name, float(value))
                 value = float(value)
+            if typing.get_origin(tp) is tuple:
+                value = _check_tuple(self, f.name, tp, value)
             type_check = _type_rule(tp)
             if type_check is not None and not type_check[0](value):
                 raise ConfigError(type(self).__name__, f.name, value, type_check[1])
@@ -161,7 +205,8 @@ def _from_plain(tp: Any, value: Any, owner: str, field: str) -> Any:
         candidates = [a for a in args if a is not type(None)]
         configs = [a for a in candidates if isinstance(a, type) and issubclass(a, Config)]
         if configs and isinstance(value, Mapping):
-            return _polymorphic(configs, value, owner, field)
+            concrete = [sub for c in configs for sub in _concrete_subclasses(c)]
+            return _polymorphic(concrete, value, owner, field)
         if len(candidates) == 1:
             return _from_plain(candidates[0], value, owner, field)
         return value
@@ -180,14 +225,19 @@ def _from_plain(tp: Any, value: Any, owner: str, field: str) -> Any:
 
 
 def _concrete_subclasses(base: type[Config]) -> list[type[Config]]:
-    found: list[type[Config]] = []
-    stack: list[type[Config]] = [base]
-    while stack:
-        c = stack.pop()
+    """Dataclass subclasses with a ``kind``, one per kind.
+
+    ``@dataclass(slots=True)`` re-creates the class, and the discarded original
+    stays in ``__subclasses__()``; the newest class of a kind wins.
+    """
+    by_kind: dict[str, type[Config]] = {}
+    queue: list[type[Config]] = [base]
+    while queue:
+        c = queue.pop(0)
         if dataclasses.is_dataclass(c) and c.kind:
-            found.append(c)
-        stack.extend(c.__subclasses__())
-    return found
+            by_kind[c.kind] = c
+        queue.extend(c.__subclasses__())
+    return list(by_kind.values())
 
 
 def _polymorphic(classes: list[type[Config]], value: Mapping[str, Any], owner: str, field: str) -> Config:

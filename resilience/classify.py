@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
 import email.utils
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -53,7 +54,7 @@ class ClassifierConfig(Config):
 class Classifier:
     """Maps exceptions, HTTP answers and SQLSTATEs to an ``Outcome``."""
 
-    __slots__ = ("config", "_transient_exc", "_cache")
+    __slots__ = ("_cache", "_transient_exc", "config")
 
     def __init__(self, config: ClassifierConfig | None = None) -> None:
         self.config = config or ClassifierConfig()
@@ -74,7 +75,11 @@ class Classifier:
         status = getattr(exc, "code", None) or getattr(exc, "status", None)
         headers = getattr(exc, "headers", None)
         if isinstance(status, int) and 100 <= status <= 599:
-            return self.http(status, headers if isinstance(headers, Mapping) or hasattr(headers, "get") else None, wall_now=wall_now)
+            return self.http(
+                status,
+                headers if isinstance(headers, Mapping) or hasattr(headers, "get") else None,
+                wall_now=wall_now,
+            )
         sqlstate = getattr(exc, "sqlstate", None) or getattr(exc, "pgcode", None)
         if isinstance(sqlstate, str):
             return self.sqlstate(sqlstate)
@@ -172,4 +177,6 @@ def parse_retry_after(value: str, *, wall_now: float | None = None) -> float | N
         return None
     if when is None:
         return None
+    if when.tzinfo is None:  # asctime dates carry no zone; HTTP-dates are always GMT
+        when = when.replace(tzinfo=datetime.UTC)
     return max(0.0, when.timestamp() - wall_now)

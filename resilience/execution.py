@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from .deadline import Deadline
 from .events import EventKind, TraceEvent
-from .outcome import FailureReason, Outcome, OutcomeKind, TimeoutPhase
+from .outcome import CANCELLED, FailureReason, Outcome, OutcomeKind, TimeoutPhase
 from .steps import Attempt, Done, GiveUp, Step, Wait
 
 if TYPE_CHECKING:
@@ -86,12 +86,29 @@ class Execution:
             if outcome is None:
                 raise RuntimeError("Execution.next: the attempt's outcome is required")
             return self._finish_attempt(now, outcome)
+        if outcome is not None:
+            raise RuntimeError("Execution.next: an outcome was given but the request has finished")
         assert self.result is not None
         return self.result
 
     @property
     def finished(self) -> bool:
         return self._state == _FINISHED
+
+    def cancel(self, now: float) -> Step:
+        """The caller cancelled the request: finish with ``GiveUp(CANCELLED)``.
+
+        An attempt in flight is reported as cancelled (a breaker permission is
+        released, nothing is recorded as a failure); a finished request keeps
+        its result.
+        """
+        state = self._state
+        if state == _ATTEMPTING:
+            return self._finish_attempt(now, CANCELLED)
+        if state == _READY:
+            return self._give_up(now, FailureReason.CANCELLED)
+        assert self.result is not None
+        return self.result
 
     # -- internals ------------------------------------------------------------
     def _start_attempt(self, now: float) -> Step:
@@ -109,7 +126,7 @@ class Execution:
         phase: TimeoutPhase | None = TimeoutPhase.ATTEMPT if timeout < _INF else None
         if deadline is not None:
             left = deadline.expires_at - now
-            if left <= timeout:
+            if left <= timeout and left < _INF:
                 timeout, phase = left, TimeoutPhase.DEADLINE
         step = Attempt(n, timeout, phase)
         if self._emit:
@@ -123,7 +140,10 @@ class Execution:
         kind = outcome.kind
         n = self.attempts
         if self._emit:
-            self._event(TraceEvent(now, EventKind.OUTCOME, n, kind.value, duration, outcome.evidence))
+            evidence = outcome.evidence
+            if kind is OutcomeKind.TIMEOUT and evidence == "timeout" and outcome.phase is not None:
+                evidence = f"timeout_{outcome.phase.value}"  # which bound fired: timeout_attempt …
+            self._event(TraceEvent(now, EventKind.OUTCOME, n, kind.value, duration, evidence))
         breaker = p.breaker
         if breaker is not None:
             if kind is OutcomeKind.CANCELLED:
@@ -181,7 +201,9 @@ class Execution:
         self.result = step
         if self._emit:
             ev = "" if self.last is None else self.last.evidence
-            self._event(TraceEvent(now, EventKind.GIVE_UP, self.attempts, reason.value, now - self.started_at, ev))
+            self._event(
+                TraceEvent(now, EventKind.GIVE_UP, self.attempts, reason.value, now - self.started_at, ev)
+            )
         return step
 
     def _event(self, event: TraceEvent) -> None:

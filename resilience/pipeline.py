@@ -79,8 +79,9 @@ class Pipeline:
         The effective deadline is the earliest of ``deadline``, the enclosing
         ``deadline_scope`` and the configured ``timeout``.
         """
-        if deadline is None:
-            deadline = current_deadline()
+        scope = current_deadline()
+        if deadline is None or (scope is not None and scope.expires_at < deadline.expires_at):
+            deadline = scope
         if self.timeout is not None:
             own = now + self.timeout
             if deadline is None or own < deadline.expires_at:

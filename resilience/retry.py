@@ -24,12 +24,16 @@ class RetryConfig(Config):
     max_attempts: int = field(default=3, metadata=rule(lambda v: 1 <= v <= 1000, "must be in 1..1000"))
     attempt_timeout: float | None = field(default=None, metadata=rule(positive, "must be > 0 and finite"))
     timeout: float | None = field(default=None, metadata=rule(positive, "must be > 0 and finite"))
-    backoff: Backoff = field(default_factory=lambda: ExponentialBackoff(base=0.1, cap=10.0, jitter=FullJitter()))
+    backoff: Backoff = field(
+        default_factory=lambda: ExponentialBackoff(base=0.1, cap=10.0, jitter=FullJitter())
+    )
     honor_retry_after: bool = True
     max_retry_after: float = field(default=60.0, metadata=rule(non_negative, "must be >= 0 and finite"))
 
     def _cross_checks(self) -> None:
-        if not isinstance(self.backoff, Backoff):
-            raise self._error("backoff", "must be a Backoff (constant, linear or exponential)")
-        if self.attempt_timeout is not None and self.timeout is not None and self.attempt_timeout > self.timeout:
+        if (
+            self.attempt_timeout is not None
+            and self.timeout is not None
+            and self.attempt_timeout > self.timeout
+        ):
             raise self._error("attempt_timeout", f"must be <= timeout ({self.timeout})")

@@ -61,3 +61,4 @@ class GiveUp:
 
 
 Step = Attempt | Wait | Done | GiveUp
+"""What ``Execution.next`` returns."""

@@ -15,9 +15,12 @@ __all__ = ["CATALOG", "LATENCY_BUCKETS", "MetricSpec", "MetricType", "metric"]
 LATENCY_BUCKETS: tuple[float, ...] = (
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 )  # fmt: skip
+"""Histogram bucket bounds in seconds for every ``_seconds`` histogram."""
 
 
 class MetricType(enum.Enum):
+    """The Prometheus metric type of a family."""
+
     COUNTER = "counter"
     GAUGE = "gauge"
     HISTOGRAM = "histogram"
@@ -97,6 +100,7 @@ _SPECS = (
 )  # fmt: skip
 
 CATALOG: dict[str, MetricSpec] = {s.name: s for s in _SPECS}
+"""Every metric family the project emits, keyed by its exposed name."""
 
 
 def metric(name: str) -> MetricSpec:

@@ -1,0 +1,1 @@
+"""Peer libraries in their documented, idiomatic form; never tuned for our benchmarks."""

@@ -1,0 +1,43 @@
+"""Admission control: bulkhead, token-bucket rate limiter, adaptive concurrency limits."""
+
+from .aimd import AIMDConfig, AIMDLimit
+from .bulkhead import (
+    ADMITTED,
+    Admitted,
+    AsyncBulkhead,
+    Bulkhead,
+    BulkheadConfig,
+    Queued,
+    SyncBulkhead,
+    Ticket,
+    TicketState,
+)
+from .gradient import GradientConfig, GradientLimit
+from .limiter import ConcurrencyLimiter, FixedLimit, LimitAlgorithm, LimiterToken
+from .rate_limit import TokenBucketConfig, TokenBucketRateLimiter
+from .rejection import AdmissionRejected, Rejected, RejectionCause
+
+__all__ = [
+    "ADMITTED",
+    "AIMDConfig",
+    "AIMDLimit",
+    "AdmissionRejected",
+    "Admitted",
+    "AsyncBulkhead",
+    "Bulkhead",
+    "BulkheadConfig",
+    "ConcurrencyLimiter",
+    "FixedLimit",
+    "GradientConfig",
+    "GradientLimit",
+    "LimitAlgorithm",
+    "LimiterToken",
+    "Queued",
+    "Rejected",
+    "RejectionCause",
+    "SyncBulkhead",
+    "Ticket",
+    "TicketState",
+    "TokenBucketConfig",
+    "TokenBucketRateLimiter",
+]

@@ -1,0 +1,288 @@
+"""A bulkhead: at most ``max_concurrent`` calls inside, a bounded FIFO waiting room.
+
+The core is sans-I/O: ``try_enter(now)`` answers ``ADMITTED``, ``Queued(ticket)``
+or ``Rejected(cause)``; a queued caller asks ``poll(ticket, now)`` until it is
+admitted or its ticket expires (``max_wait_time``, cause ``queue_timeout``);
+``leave(now)`` frees a slot and hands it straight to the oldest live ticket
+(FIFO, no barging). :class:`SyncBulkhead` and :class:`AsyncBulkhead` do the
+waiting with ``threading.Condition`` and ``asyncio.Condition``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import threading
+from collections import deque
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager, suppress
+from dataclasses import dataclass, field
+
+from .._config import Config, non_negative, rule
+from ..clock import Clock, MonotonicClock
+from ._counting import LabelCounts, Sink
+from .rejection import AdmissionRejected, Rejected, RejectionCause
+
+__all__ = [
+    "ADMITTED",
+    "Admitted",
+    "AsyncBulkhead",
+    "Bulkhead",
+    "BulkheadConfig",
+    "Queued",
+    "SyncBulkhead",
+    "Ticket",
+    "TicketState",
+]
+
+REJECTIONS = "resilience_admission_rejections_total"
+
+
+@dataclass(frozen=True, slots=True)
+class BulkheadConfig(Config):
+    """Bulkhead limits. ``max_waiting=0`` rejects at once when every slot is busy."""
+
+    max_concurrent: int = field(default=10, metadata=rule(lambda v: v >= 1, "must be >= 1"))
+    max_waiting: int = field(default=0, metadata=rule(lambda v: v >= 0, "must be >= 0"))
+    max_wait_time: float = field(default=0.0, metadata=rule(non_negative, "must be >= 0 and finite"))
+
+    def _cross_checks(self) -> None:
+        if self.max_waiting > 0 and self.max_wait_time == 0:
+            raise self._error("max_wait_time", "must be > 0 when max_waiting > 0")
+
+
+class Admitted:
+    """The caller holds a slot and must ``leave`` when done."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "ADMITTED"
+
+
+ADMITTED = Admitted()
+
+
+class TicketState(enum.Enum):
+    WAITING = "waiting"
+    ADMITTED = "admitted"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+
+
+class Ticket:
+    """A place in the waiting room, valid until ``deadline``."""
+
+    __slots__ = ("deadline", "state")
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+        self.state = TicketState.WAITING
+
+    def __repr__(self) -> str:
+        return f"Ticket(deadline={self.deadline!r}, state={self.state.value})"
+
+
+class Queued:
+    """The caller waits with ``ticket``; ask again with ``poll``."""
+
+    __slots__ = ("ticket",)
+
+    def __init__(self, ticket: Ticket) -> None:
+        self.ticket = ticket
+
+    def __repr__(self) -> str:
+        return f"Queued({self.ticket!r})"
+
+
+Decision = Admitted | Queued | Rejected
+
+
+class Bulkhead:
+    """The shared, thread-safe bulkhead state; rejections counted by cause in ``rejections``."""
+
+    __slots__ = ("_in_flight", "_lock", "_queue", "admitted_total", "config", "name", "rejections")
+
+    def __init__(
+        self, config: BulkheadConfig | None = None, *, name: str = "default", sink: Sink | None = None
+    ):
+        self.config = config or BulkheadConfig()
+        self.name = name
+        self.rejections = LabelCounts(REJECTIONS, "cause", name, sink)
+        self._lock = threading.Lock()
+        self._in_flight = 0
+        self._queue: deque[Ticket] = deque()
+        self.admitted_total = 0
+
+    @property
+    def in_flight(self) -> int:
+        return self._in_flight
+
+    @property
+    def waiting(self) -> int:
+        return len(self._queue)
+
+    def try_enter(self, now: float) -> Decision:
+        """Enter now, take a ticket for the waiting room, or be refused (``bulkhead_full``)."""
+        with self._lock:
+            self._expire(now)
+            if self._in_flight < self.config.max_concurrent and not self._queue:
+                self._in_flight += 1
+                self.admitted_total += 1
+                return ADMITTED
+            if len(self._queue) < self.config.max_waiting:
+                ticket = Ticket(now + self.config.max_wait_time)
+                self._queue.append(ticket)
+                return Queued(ticket)
+        self.rejections.inc(RejectionCause.BULKHEAD_FULL.value)
+        return Rejected(RejectionCause.BULKHEAD_FULL)
+
+    def poll(self, ticket: Ticket, now: float) -> Decision:
+        """A waiting caller asks again: admitted, still queued, or timed out (``queue_timeout``)."""
+        with self._lock:
+            state = ticket.state
+            if state is TicketState.ADMITTED:
+                return ADMITTED
+            if state is TicketState.WAITING:
+                if now < ticket.deadline:
+                    return Queued(ticket)
+                self._queue.remove(ticket)
+                ticket.state = TicketState.EXPIRED
+            elif state is TicketState.CANCELLED:
+                raise RuntimeError("Bulkhead.poll: the ticket was cancelled")
+            else:
+                return Rejected(RejectionCause.QUEUE_TIMEOUT)  # expired earlier, already counted
+        self.rejections.inc(RejectionCause.QUEUE_TIMEOUT.value)
+        return Rejected(RejectionCause.QUEUE_TIMEOUT)
+
+    def leave(self, now: float) -> Ticket | None:
+        """Free a slot; the oldest live ticket gets it (returned, so a driver can wake it)."""
+        with self._lock:
+            if self._in_flight <= 0:
+                raise RuntimeError("Bulkhead.leave: no call is inside")
+            self._expire(now)
+            if self._queue:
+                ticket = self._queue.popleft()
+                ticket.state = TicketState.ADMITTED
+                self.admitted_total += 1
+                return ticket
+            self._in_flight -= 1
+            return None
+
+    def cancel(self, ticket: Ticket, now: float) -> Ticket | None:
+        """A waiter gives up; a slot already handed to it passes on (see ``leave``)."""
+        with self._lock:
+            if ticket.state is TicketState.WAITING:
+                self._queue.remove(ticket)
+                ticket.state = TicketState.CANCELLED
+                return None
+            handed = ticket.state is TicketState.ADMITTED
+            ticket.state = TicketState.CANCELLED
+        return self.leave(now) if handed else None
+
+    def _expire(self, now: float) -> None:
+        queue = self._queue
+        expired = 0
+        while queue and queue[0].deadline <= now:
+            queue.popleft().state = TicketState.EXPIRED
+            expired += 1
+        for _ in range(expired):
+            self.rejections.inc(RejectionCause.QUEUE_TIMEOUT.value)
+
+
+class SyncBulkhead:
+    """Thread driver: ``with bh.slot(): ...`` waits on a Condition; raises ``AdmissionRejected``."""
+
+    __slots__ = ("_cond", "bulkhead", "clock")
+
+    def __init__(self, bulkhead: Bulkhead, clock: Clock | None = None) -> None:
+        self.bulkhead = bulkhead
+        self.clock: Clock = clock or MonotonicClock()
+        self._cond = threading.Condition()
+
+    def acquire(self) -> None:
+        core, clock = self.bulkhead, self.clock
+        with self._cond:
+            decision = core.try_enter(clock.now())
+            while isinstance(decision, Queued):
+                ticket = decision.ticket
+                try:
+                    remaining = ticket.deadline - clock.now()
+                    if remaining > 0:
+                        self._cond.wait(remaining)
+                except BaseException:
+                    if core.cancel(ticket, clock.now()) is not None:
+                        self._cond.notify_all()
+                    raise
+                decision = core.poll(ticket, clock.now())
+            if isinstance(decision, Rejected):
+                raise AdmissionRejected(decision.cause, core.name)
+
+    def release(self) -> None:
+        with self._cond:
+            if self.bulkhead.leave(self.clock.now()) is not None:
+                self._cond.notify_all()
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        self.acquire()
+        try:
+            yield
+        finally:
+            self.release()
+
+
+class _LoopClock:
+    __slots__ = ()
+
+    def now(self) -> float:
+        return asyncio.get_running_loop().time()
+
+
+class AsyncBulkhead:
+    """Asyncio driver: ``async with bh.slot(): ...``; cancellation gives the place up."""
+
+    __slots__ = ("_cond", "bulkhead", "clock")
+
+    def __init__(self, bulkhead: Bulkhead, clock: Clock | None = None) -> None:
+        self.bulkhead = bulkhead
+        self.clock: Clock = clock or _LoopClock()
+        self._cond: asyncio.Condition | None = None
+
+    def _condition(self) -> asyncio.Condition:
+        if self._cond is None:
+            self._cond = asyncio.Condition()
+        return self._cond
+
+    async def acquire(self) -> None:
+        core, clock, cond = self.bulkhead, self.clock, self._condition()
+        async with cond:
+            decision = core.try_enter(clock.now())
+            while isinstance(decision, Queued):
+                ticket = decision.ticket
+                try:
+                    remaining = ticket.deadline - clock.now()
+                    if remaining > 0:
+                        with suppress(TimeoutError):
+                            await asyncio.wait_for(cond.wait(), remaining)
+                except BaseException:
+                    if core.cancel(ticket, clock.now()) is not None:
+                        cond.notify_all()
+                    raise
+                decision = core.poll(ticket, clock.now())
+            if isinstance(decision, Rejected):
+                raise AdmissionRejected(decision.cause, core.name)
+
+    async def release(self) -> None:
+        cond = self._condition()
+        async with cond:
+            if self.bulkhead.leave(self.clock.now()) is not None:
+                cond.notify_all()
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        await self.acquire()
+        try:
+            yield
+        finally:
+            await self.release()

@@ -1,0 +1,30 @@
+"""Retry budgets: limits on retries shared by every request to one target.
+
+Each budget is its own type with its own config (all derive ``BudgetConfig``):
+
+- ``TokenBucketBudget``: the AWS SDKs' standard-mode retry quota;
+- ``RatioBudget``: Finagle's retries-per-request ratio over a sliding window;
+- ``GrpcRetryThrottle``: gRPC retry throttling (gRFC A6);
+- ``AdaptiveThrottle``: Google SRE client-side adaptive throttling.
+
+All implement ``resilience.protocols.BudgetLike``, take ``now`` explicitly and
+are thread-safe.
+"""
+
+from ._base import BudgetConfig
+from .adaptive import AdaptiveThrottle, AdaptiveThrottleConfig
+from .grpc_throttle import GrpcRetryThrottle, GrpcRetryThrottleConfig
+from .ratio import RatioBudget, RatioBudgetConfig
+from .token_bucket import TokenBucketBudget, TokenBucketBudgetConfig
+
+__all__ = [
+    "AdaptiveThrottle",
+    "AdaptiveThrottleConfig",
+    "BudgetConfig",
+    "GrpcRetryThrottle",
+    "GrpcRetryThrottleConfig",
+    "RatioBudget",
+    "RatioBudgetConfig",
+    "TokenBucketBudget",
+    "TokenBucketBudgetConfig",
+]

@@ -1,0 +1,62 @@
+"""The exceptions a driver raises when a request gives up."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..outcome import FailureReason, Outcome
+from ..steps import GiveUp
+
+__all__ = ["BreakerOpenError", "BudgetExhaustedError", "DeadlineExceededError", "RequestFailed", "failure"]
+
+
+class RequestFailed(Exception):
+    """A request ended without success; ``__cause__`` is the last exception, if any.
+
+    ``reason`` is the final decision, ``last_outcome`` the last evidence seen,
+    ``attempts`` how many attempts left the client, ``last_result`` the last
+    returned value when results were classified as failures.
+    """
+
+    reason: FailureReason
+    last_outcome: Outcome | None
+    attempts: int
+    last_result: Any
+
+    def __init__(
+        self, reason: FailureReason, last_outcome: Outcome | None, attempts: int, last_result: Any = None
+    ) -> None:
+        super().__init__(reason, last_outcome, attempts, last_result)
+        self.reason = reason
+        self.last_outcome = last_outcome
+        self.attempts = attempts
+        self.last_result = last_result
+
+    def __str__(self) -> str:
+        last = "nothing" if self.last_outcome is None else self.last_outcome.evidence
+        return f"{self.reason.value} after {self.attempts} attempt(s); last: {last}"
+
+
+class DeadlineExceededError(RequestFailed):
+    """The request's deadline ended (or the next wait would outlast it)."""
+
+
+class BreakerOpenError(RequestFailed):
+    """The circuit breaker refused the call."""
+
+
+class BudgetExhaustedError(RequestFailed):
+    """The retry budget refused the request or its retry."""
+
+
+_CLASSES: dict[FailureReason, type[RequestFailed]] = {
+    FailureReason.DEADLINE_EXCEEDED: DeadlineExceededError,
+    FailureReason.BREAKER_OPEN: BreakerOpenError,
+    FailureReason.BUDGET_EXHAUSTED: BudgetExhaustedError,
+}
+
+
+def failure(step: GiveUp, attempts: int, last_result: Any = None) -> RequestFailed:
+    """The exception for a ``GiveUp`` step."""
+    cls = _CLASSES.get(step.reason, RequestFailed)
+    return cls(step.reason, step.last, attempts, last_result)

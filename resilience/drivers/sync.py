@@ -1,0 +1,136 @@
+"""The sync driver: runs a pipeline's decisions around a blocking call.
+
+The loop only asks the execution for the next step, performs it (call or
+sleep) and reports the outcome; every decision lives in ``Execution``.
+
+The per-attempt timeout is **cooperative** in sync code: a thread cannot be
+interrupted safely, so the driver hands the attempt's remaining time to the
+callee through the keyword named by ``pass_timeout`` (e.g. ``"timeout"``, used
+as a socket timeout) and enforces the bounds between attempts: no attempt
+starts after the deadline, and no wait is taken that would outlast it. A
+callee that ignores the time it was handed runs over it.
+
+Cancellation (``KeyboardInterrupt``, ``SystemExit``) propagates unchanged and
+is never retried; the execution records it (a breaker permission is released).
+A driver holds no per-call state, so one driver may serve many threads.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
+
+from ..clock import Clock, MonotonicClock, WallClock
+from ..deadline import Deadline
+from ..events import TraceEvent
+from ..outcome import OutcomeKind
+from ..pipeline import Pipeline
+from ..steps import Attempt, Done, Wait
+from ._base import DriverOptions, ResultClassifier, exception_outcome
+from .errors import failure
+
+__all__ = ["SyncDriver"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+_CANCELLATION = (KeyboardInterrupt, SystemExit, GeneratorExit)
+
+
+class SyncDriver(DriverOptions):
+    """Calls a function through ``pipeline``: ``driver.call(fn, *args)`` or ``@driver.wrap``.
+
+    ``clock`` (monotonic) times the decisions, ``sleep`` waits, ``wall`` reads
+    Retry-After dates. ``classify_result`` maps a returned value to an outcome
+    (default: any return is a success); exceptions go through the pipeline's
+    classifier. On give-up a ``RequestFailed`` (or a subclass) is raised with
+    the last exception as its ``__cause__``.
+    """
+
+    __slots__ = ("clock", "sleep")
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        *,
+        clock: Clock | None = None,
+        sleep: Callable[[float], object] = time.sleep,
+        wall: WallClock | None = None,
+        classify_result: ResultClassifier | None = None,
+        pass_timeout: str | None = None,
+        idempotent: bool = True,
+        idempotency_key: str | None = None,
+        deadline: Deadline | None = None,
+        trace: list[TraceEvent] | None = None,
+    ) -> None:
+        super().__init__(
+            pipeline,
+            wall=wall,
+            classify_result=classify_result,
+            pass_timeout=pass_timeout,
+            idempotent=idempotent,
+            idempotency_key=idempotency_key,
+            deadline=deadline,
+            trace=trace,
+        )
+        self.clock: Clock = clock if clock is not None else MonotonicClock()
+        self.sleep = sleep
+
+    def call(self, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
+        """Run ``fn(*args, **kwargs)`` with retries; return its result or raise ``RequestFailed``."""
+        now = self.clock.now
+        pipeline = self.pipeline
+        ex = pipeline.begin(
+            now(),
+            self.deadline,
+            idempotent=self.idempotent,
+            idempotency_key=self.idempotency_key,
+            trace=self.trace,
+        )
+        ours = self.pass_timeout is not None
+        result: Any = None
+        error: BaseException | None = None
+        step = ex.next(now())
+        while True:
+            if type(step) is Attempt:
+                self._timeout_kwarg(kwargs, step)
+                try:
+                    result = fn(*args, **kwargs)
+                except _CANCELLATION:
+                    ex.cancel(now())
+                    raise
+                except BaseException as exc:
+                    result, error = None, exc
+                    outcome = exception_outcome(
+                        pipeline.classifier, exc, step, ours=ours, wall_now=self.wall.wall()
+                    )
+                    if outcome.kind is OutcomeKind.CANCELLED:
+                        ex.cancel(now())
+                        raise
+                else:
+                    error = None
+                    outcome = self._result_outcome(result)
+                step = ex.next(now(), outcome)
+            elif type(step) is Wait:
+                try:
+                    self.sleep(step.delay)
+                except _CANCELLATION:
+                    ex.cancel(now())
+                    raise
+                step = ex.next(now())
+            elif type(step) is Done:
+                return result  # type: ignore[no-any-return]
+            else:
+                assert not isinstance(step, (Attempt, Wait, Done))
+                raise failure(step, ex.attempts, result) from error
+
+    def wrap(self, fn: Callable[P, R]) -> Callable[P, R]:
+        """Decorator form of ``call``."""
+
+        @functools.wraps(fn)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            return self.call(fn, *args, **kwargs)
+
+        return wrapper

@@ -1,0 +1,62 @@
+"""A tiny in-process counter sink keyed by catalog metric and labels."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from typing import Protocol
+
+from ..metrics.catalog import MetricType, metric
+
+__all__ = ["CounterSink", "Counters"]
+
+LabelKey = tuple[tuple[str, str], ...]
+
+
+class CounterSink(Protocol):
+    """Anything that can add to a catalog counter (the prometheus exporter, :class:`Counters`)."""
+
+    def inc(self, name: str, labels: Mapping[str, str], amount: float = 1.0) -> None: ...
+
+
+class Counters:
+    """Thread-safe counters for catalog metrics, without prometheus_client.
+
+    ``inc`` checks the name against the metric catalog (it must be a counter)
+    and the label names against the catalog entry, so a typo fails loudly.
+    """
+
+    __slots__ = ("_lock", "_values")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._values: dict[tuple[str, LabelKey], float] = {}
+
+    def inc(self, name: str, labels: Mapping[str, str], amount: float = 1.0) -> None:
+        """Add ``amount`` (>= 0) to the series ``name{labels}``."""
+        spec = metric(name)
+        if spec.type is not MetricType.COUNTER:
+            raise ValueError(f"metric {name!r} is a {spec.type.value}, not a counter")
+        if set(labels) != set(spec.labels):
+            raise ValueError(f"metric {name!r} takes labels {list(spec.labels)}, got {sorted(labels)}")
+        if not amount >= 0:
+            raise ValueError(f"counter {name!r} increment {amount!r}: must be >= 0")
+        key = (name, tuple(sorted((k, str(v)) for k, v in labels.items())))
+        with self._lock:
+            current = self._values.get(key, 0.0)
+            self._values[key] = current + amount
+
+    def value(self, name: str, **labels: str) -> float:
+        """The current value of ``name{labels}`` (0 if never incremented)."""
+        key = (name, tuple(sorted(labels.items())))
+        return self._values.get(key, 0.0)
+
+    def total(self, name: str) -> float:
+        """The sum over every series of ``name``."""
+        with self._lock:
+            return sum(v for (n, _), v in self._values.items() if n == name)
+
+    def samples(self) -> dict[tuple[str, LabelKey], float]:
+        """A copy of every series: ``{(name, ((label, value), ...)): value}``."""
+        with self._lock:
+            return dict(self._values)

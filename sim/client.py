@@ -1,0 +1,295 @@
+"""Client groups at run time: arrivals, per-instance pipelines, attempts over a link to a service."""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_left
+from typing import TYPE_CHECKING, Any
+
+import simpy
+
+from resilience.classify import Classifier
+from resilience.outcome import SUCCESS, FailureReason, Outcome, OutcomeKind, TimeoutPhase
+from resilience.pipeline import Pipeline
+from resilience.steps import Attempt, Done, GiveUp, Wait
+
+from .driver import CallbackRequest, call_later
+from .histogram import LogHistogram
+from .network import LOST, LinkRT
+from .scenario import ClientGroup, ErrorSpec
+from .service import CONFLICT, QUEUE_FULL, REFUSED, ServiceRT
+
+if TYPE_CHECKING:
+    from .record import Recorder
+
+__all__ = ["Call", "GroupRT", "Request"]
+
+_INF = math.inf
+_SUCCESS_KIND = OutcomeKind.SUCCESS
+REASONS = tuple(r.value for r in FailureReason)
+KINDS = tuple(k.value for k in OutcomeKind)
+
+
+class Call:
+    """One attempt in flight (a CAS attempt makes two trips: read, then write)."""
+
+    __slots__ = ("req", "done", "op", "version", "error", "stage", "svc_arrival", "svc_start", "phase", "sent")
+
+    def __init__(self, req: Request, op: int, phase: TimeoutPhase | None, now: float) -> None:
+        self.req = req
+        self.done = False
+        self.op = op  # 0 call, 1 read, 2 conditional write
+        self.version = -1
+        self.error: ErrorSpec | None = None
+        self.stage = 0  # 0 travelling, 1 queued, 2 in service, 3 served, 4 cancelled
+        self.svc_arrival = -1.0
+        self.svc_start = -1.0
+        self.phase = phase
+        self.sent = now
+
+    def arrive(self, _ev: object = None) -> None:
+        self.req.g.service.arrive(self)
+
+    def served(self, _ev: object) -> None:
+        self.req.g.service.finish(self)
+
+    def respond(self, code: Any) -> None:
+        """The service answers; the answer travels back over the link."""
+        if self.done:
+            return
+        self.error = code
+        link = self.req.g.link
+        if link is None:
+            self.receive()
+            return
+        d = link.delay()
+        if d == LOST:
+            return
+        if d == 0.0:
+            self.receive()
+        else:
+            call_later(self.req.env, d, self.receive)
+
+    def receive(self, _ev: object = None) -> None:
+        if self.done:
+            return
+        req = self.req
+        g = req.g
+        code = self.error
+        if self.op == 1 and code is None:  # read answered: now the conditional write
+            self.op = 2
+            self.error = None
+            self.stage = 0
+            g.count_call(req, 2)
+            g.transmit(self)
+            return
+        self.done = True
+        outcome = SUCCESS if code is None else g.outcome_of(code)
+        g.attempt_done(req, self, outcome)
+        req.deliver(outcome)
+
+    def timed_out(self, _ev: object) -> None:
+        if self.done:
+            return
+        self.done = True
+        req = self.req
+        g = req.g
+        if g.service.cancel_on_timeout:
+            g.service.cancel(self)
+        outcome = Outcome.timeout(self.phase or TimeoutPhase.ATTEMPT)
+        g.attempt_done(req, self, outcome)
+        req.deliver(outcome)
+
+
+class Request(CallbackRequest):
+    """One logical request of one client instance."""
+
+    __slots__ = ("g", "inst", "t0", "counted", "done_cb")
+
+    def send(self, step: Attempt) -> None:
+        g = self.g
+        env = self.env
+        now = env._now  # type: ignore[attr-defined]
+        op = 1 if g.cas else 0
+        c = Call(self, op, step.phase, now)
+        g.attempts += 1
+        if self.counted:
+            g.c_attempts += 1
+        g.count_call(self, op)
+        if step.timeout < _INF:
+            call_later(env, step.timeout, c.timed_out)
+        g.transmit(c)
+
+    def waiting(self, step: Wait) -> None:
+        g = self.g
+        cause = step.cause
+        g.retries[cause] = g.retries.get(cause, 0) + 1
+
+    def finish(self, step: Done | GiveUp) -> None:
+        self.g.finished(self, step)
+        cb = self.done_cb
+        if cb is not None:
+            cb(self)
+
+
+class GroupRT:
+    """A client group: its instances' pipelines, its link and service, and its counters."""
+
+    def __init__(self, env: simpy.Environment, name: str, cfg: ClientGroup, service: ServiceRT,
+                 link: LinkRT | None, pipelines: list[Pipeline], classifier: Classifier,
+                 warmup: float, slo: float, recorder: Recorder) -> None:
+        self.env = env
+        self.name = name
+        self.cfg = cfg
+        self.edge = f"{name}→{cfg.target}"
+        self.service = service
+        self.link = link
+        self.pipelines = pipelines
+        self.instances = len(pipelines)
+        self.classifier = classifier
+        self.cas = cfg.operation == "cas"
+        self.idempotent = cfg.idempotent
+        self.fallback = cfg.fallback
+        self.warmup = warmup
+        self.slo = slo
+        self.rec = recorder
+        self.ops = ("read", "write") if self.cas else ("call",)
+        self._outcomes: dict[Any, Outcome] = {}
+        # cumulative counters (all requests; bins and series are cut from these)
+        self.offered = self.attempts = self.successes = self.good = self.in_flight = 0
+        self.failures: dict[str, int] = {}
+        self.degraded: dict[str, int] = {}
+        self.retries: dict[str, int] = {}
+        self.rejections: dict[str, int] = {}
+        self.attempt_kinds: dict[str, int] = {}
+        self.timeouts: dict[str, int] = {}
+        self.calls = [0, 0, 0]
+        self.lat_bin = LogHistogram()  # successes finishing in the current bin
+        self.buckets = rec_buckets = recorder.buckets
+        self.req_hist = {r: [0] * (len(rec_buckets) + 1) for r in ("success", "failure", "degraded")}
+        self.req_sum = {r: 0.0 for r in self.req_hist}
+        self.att_hist: dict[str, list[int]] = {}
+        self.att_sum: dict[str, float] = {}
+        # summary counters: requests arriving after warm-up only
+        self.c_requests = self.c_attempts = self.c_successes = self.c_good = self.c_in_flight = 0
+        self.c_failures: dict[str, int] = {}
+        self.c_evidence: dict[str, dict[str, int]] = {}
+        self.c_degraded: dict[str, int] = {}
+        self.c_calls = [0, 0, 0]
+        self.c_latency = LogHistogram()
+
+    # -- requests ----------------------------------------------------------------------
+    def start(self, instance: int, done_cb: Any = None) -> None:
+        env = self.env
+        now = env._now  # type: ignore[attr-defined]
+        ex = self.pipelines[instance].begin(now, idempotent=self.idempotent)
+        req = Request(env, ex)
+        req.g = self
+        req.inst = instance
+        req.t0 = now
+        req.done_cb = done_cb
+        self.offered += 1
+        self.in_flight += 1
+        counted = req.counted = now >= self.warmup
+        if counted:
+            self.c_requests += 1
+            self.c_in_flight += 1
+        self.rec.arrival(now, counted)
+        req.start()
+
+    def count_call(self, req: Request, op: int) -> None:
+        self.calls[op] += 1
+        if req.counted:
+            self.c_calls[op] += 1
+
+    def transmit(self, c: Call) -> None:
+        link = self.link
+        if link is None:
+            self.service.arrive(c)
+            return
+        d = link.delay()
+        if d == LOST:
+            return
+        if d == 0.0:
+            self.service.arrive(c)
+        else:
+            call_later(self.env, d, c.arrive)
+
+    def outcome_of(self, code: Any) -> Outcome:
+        """The classifier's verdict on a service's answer (cached per kind of answer)."""
+        out = self._outcomes.get(code)
+        if out is None:
+            cls = self.classifier
+            if code == QUEUE_FULL:
+                base = cls.http(503)
+                out = Outcome(base.kind, base.retryable, "queue_full", base.retry_after, base.phase)
+            elif code == REFUSED:
+                out = cls.exception(ConnectionRefusedError())
+            elif code == CONFLICT:
+                out = cls.sqlstate("40001")
+            elif code.sqlstate is not None:
+                out = cls.sqlstate(code.sqlstate)
+            else:
+                headers = None if code.retry_after is None else {"Retry-After": repr(float(code.retry_after))}
+                out = cls.http(code.status, headers)
+            self._outcomes[code] = out
+        return out
+
+    def attempt_done(self, req: Request, c: Call, outcome: Outcome) -> None:
+        kind = outcome.kind._value_  # type: ignore[attr-defined]
+        ak = self.attempt_kinds
+        ak[kind] = ak.get(kind, 0) + 1
+        dur = self.env._now - c.sent  # type: ignore[attr-defined]
+        h = self.att_hist.get(kind)
+        if h is None:
+            h = self.att_hist[kind] = [0] * (len(self.buckets) + 1)
+            self.att_sum[kind] = 0.0
+        h[bisect_left(self.buckets, dur)] += 1
+        self.att_sum[kind] += dur
+        if outcome.phase is not None:
+            p = outcome.phase._value_  # type: ignore[attr-defined]
+            self.timeouts[p] = self.timeouts.get(p, 0) + 1
+
+    def finished(self, req: Request, step: Done | GiveUp) -> None:
+        now = self.env._now  # type: ignore[attr-defined]
+        latency = now - req.t0
+        self.in_flight -= 1
+        counted = req.counted
+        if counted:
+            self.c_in_flight -= 1
+        if type(step) is Done:
+            self.successes += 1
+            self.lat_bin.add(latency)
+            self.req_hist["success"][bisect_left(self.buckets, latency)] += 1
+            self.req_sum["success"] += latency
+            good = latency <= self.slo
+            if good:
+                self.good += 1
+            if counted:
+                self.c_successes += 1
+                self.c_latency.add(latency)
+                if good:
+                    self.c_good += 1
+            self.rec.goodput(req.t0, counted, good)
+            return
+        reason = step.reason._value_  # type: ignore[union-attr]
+        if reason in ("breaker_open", "budget_exhausted"):
+            self.rejections[reason] = self.rejections.get(reason, 0) + 1
+        tier = self.fallback
+        result = "failure" if tier is None else "degraded"
+        self.req_hist[result][bisect_left(self.buckets, latency)] += 1
+        self.req_sum[result] += latency
+        if tier is None:
+            self.failures[reason] = self.failures.get(reason, 0) + 1
+        else:
+            self.degraded[reason] = self.degraded.get(reason, 0) + 1
+        if counted:
+            if tier is None:
+                self.c_failures[reason] = self.c_failures.get(reason, 0) + 1
+                last = step.last  # type: ignore[union-attr]
+                ev = "none" if last is None else last.evidence
+                per = self.c_evidence.setdefault(reason, {})
+                per[ev] = per.get(ev, 0) + 1
+            else:
+                self.c_degraded[tier] = self.c_degraded.get(tier, 0) + 1
+        self.rec.goodput(req.t0, counted, False)

@@ -1,0 +1,270 @@
+"""The scenario model: client groups, links, services, faults — frozen, validated dataclasses."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from resilience._config import Config, ConfigError, non_negative, positive, rule
+from resilience.classify import ClassifierConfig
+from resilience.retry import RetryConfig
+
+from .distributions import ZERO, Distribution
+from .workloads import Fixed, Poisson, Workload
+
+__all__ = [
+    "CapacityDrop",
+    "ClientGroup",
+    "ErrorBurst",
+    "ErrorSpec",
+    "Fault",
+    "LatencySpike",
+    "Link",
+    "LoadLatency",
+    "Outage",
+    "Partition",
+    "Scenario",
+    "Service",
+    "late_type",
+]
+
+_NAME_RULE = rule(lambda v: isinstance(v, str) and v != "", "must be a non-empty string")
+
+
+def _sqlstate(v: str) -> bool:
+    return len(v) == 5 and v.isalnum()
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorSpec(Config):
+    """Evidence a service returns instead of success, with ``probability`` per call.
+
+    Exactly one of ``status`` (HTTP, with optional ``retry_after`` seconds),
+    ``sqlstate`` or ``refuse`` (connection refused, answered on arrival). With
+    ``fast`` the status/SQLSTATE is answered on arrival instead of after service.
+    """
+
+    probability: float = field(default=0.0, metadata=rule(lambda v: 0 <= v <= 1, "must be in [0, 1]"))
+    status: int | None = field(default=None, metadata=rule(lambda v: 100 <= v <= 599, "must be in 100..599"))
+    retry_after: float | None = field(default=None, metadata=rule(non_negative, "must be >= 0 and finite"))
+    sqlstate: str | None = field(default=None, metadata=rule(_sqlstate, "must be a 5-character SQLSTATE"))
+    refuse: bool = False
+    fast: bool = False
+
+    def _cross_checks(self) -> None:
+        chosen = (self.status is not None) + (self.sqlstate is not None) + self.refuse
+        if chosen != 1:
+            raise self._error("status", "exactly one of status, sqlstate, refuse must be set")
+        if self.retry_after is not None and self.status is None:
+            raise self._error("retry_after", "needs status")
+
+
+@dataclass(frozen=True, slots=True)
+class LoadLatency(Config):
+    """Service time grows by ``per_in_flight`` seconds per call in the service above ``threshold``."""
+
+    per_in_flight: float = field(default=0.0, metadata=rule(non_negative, "must be >= 0 and finite"))
+    threshold: int = field(default=0, metadata=rule(lambda v: v >= 0, "must be >= 0"))
+
+
+@dataclass(frozen=True, slots=True)
+class Service(Config):
+    """A server: ``workers`` (0 = unlimited), a bounded queue, service times, errors.
+
+    Every service also holds one versioned row for compare-and-set clients.
+    """
+
+    workers: int = field(default=1, metadata=rule(lambda v: 0 <= v <= 1_000_000, "must be in 0..1000000"))
+    queue: int = field(default=-1, metadata=rule(lambda v: v >= -1, "must be >= 0, or -1 for unbounded"))
+    discipline: str = field(default="fifo", metadata=rule(lambda v: v in ("fifo", "lifo"), "must be fifo or lifo"))
+    service_time: Distribution = ZERO
+    load_latency: LoadLatency | None = None
+    errors: tuple[ErrorSpec, ...] = ()
+    cancel_on_timeout: bool = False
+
+    def _cross_checks(self) -> None:
+        if not isinstance(self.service_time, Distribution):
+            raise self._error("service_time", "must be a distribution")
+        if sum(e.probability for e in self.errors) > 1.0 + 1e-12:
+            raise self._error("errors", "probabilities must sum to <= 1")
+
+
+@dataclass(frozen=True, slots=True)
+class Link(Config):
+    """A network path: one-way ``latency`` each direction, ``loss`` probability per message."""
+
+    latency: Distribution = ZERO
+    loss: float = field(default=0.0, metadata=rule(lambda v: 0 <= v < 1, "must be in [0, 1)"))
+
+
+class Fault(Config):
+    """Something that goes wrong on ``target`` from ``start`` for ``duration`` seconds."""
+
+    __slots__ = ()
+    target_kind: ClassVar[str] = "service"
+    target: str
+    start: float
+    duration: float
+
+    @property
+    def end(self) -> float:
+        return self.start + self.duration
+
+
+
+@dataclass(frozen=True, slots=True)
+class Outage(Fault):
+    """The service refuses new connections (connection refused)."""
+
+    kind = "outage"
+    target: str = field(default="", metadata=_NAME_RULE)
+    start: float = field(default=0.0, metadata=rule(non_negative, "must be >= 0 and finite"))
+    duration: float = field(default=1.0, metadata=rule(positive, "must be > 0 and finite"))
+
+
+@dataclass(frozen=True, slots=True)
+class CapacityDrop(Fault):
+    """Only ``workers`` workers remain (work in progress finishes)."""
+
+    kind = "capacity_drop"
+    target: str = field(default="", metadata=_NAME_RULE)
+    start: float = field(default=0.0, metadata=rule(non_negative, "must be >= 0 and finite"))
+    duration: float = field(default=1.0, metadata=rule(positive, "must be > 0 and finite"))
+    workers: int = field(default=0, metadata=rule(lambda v: v >= 0, "must be >= 0"))
+
+
+@dataclass(frozen=True, slots=True)
+class LatencySpike(Fault):
+    """Service: service times × ``factor``. Link: one-way latency + ``add`` seconds."""
+
+    kind = "latency_spike"
+    target_kind: ClassVar[str] = "service or link"
+    target: str = field(default="", metadata=_NAME_RULE)
+    start: float = field(default=0.0, metadata=rule(non_negative, "must be >= 0 and finite"))
+    duration: float = field(default=1.0, metadata=rule(positive, "must be > 0 and finite"))
+    factor: float = field(default=1.0, metadata=rule(lambda v: 0 < v < math.inf, "must be > 0 and finite"))
+    add: float = field(default=0.0, metadata=rule(non_negative, "must be >= 0 and finite"))
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorBurst(Fault):
+    """An extra error source on the service (checked before its own errors)."""
+
+    kind = "error_burst"
+    target: str = field(default="", metadata=_NAME_RULE)
+    start: float = field(default=0.0, metadata=rule(non_negative, "must be >= 0 and finite"))
+    duration: float = field(default=1.0, metadata=rule(positive, "must be > 0 and finite"))
+    error: ErrorSpec = field(default_factory=lambda: ErrorSpec(probability=1.0, status=503))
+
+
+@dataclass(frozen=True, slots=True)
+class Partition(Fault):
+    """Every message on the link is lost."""
+
+    kind = "partition"
+    target_kind: ClassVar[str] = "link"
+    target: str = field(default="", metadata=_NAME_RULE)
+    start: float = field(default=0.0, metadata=rule(non_negative, "must be >= 0 and finite"))
+    duration: float = field(default=1.0, metadata=rule(positive, "must be > 0 and finite"))
+
+
+_LATE: dict[str, tuple[str, str]] = {
+    "breaker": ("resilience.breaker", "BreakerConfig"),
+    "budget": ("resilience.budget", "BudgetConfig"),
+}
+
+
+def late_type(field_name: str) -> type[Config] | None:
+    """The config class of a ClientGroup's ``breaker``/``budget`` field, if that package is present."""
+    import importlib
+
+    module, name = _LATE[field_name]
+    try:
+        return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
+    except (ImportError, AttributeError):
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class ClientGroup(Config):
+    """``instances`` clients with identical pipelines calling ``target``."""
+
+    target: str = field(default="", metadata=_NAME_RULE)
+    instances: int = field(default=1, metadata=rule(lambda v: 1 <= v <= 1_000_000, "must be in 1..1000000"))
+    workload: Workload = field(default_factory=Poisson)
+    link: str | None = None
+    operation: str = field(default="call", metadata=rule(lambda v: v in ("call", "cas"), "must be call or cas"))
+    idempotent: bool = True
+    retry: RetryConfig = field(default_factory=lambda: RetryConfig(max_attempts=1))
+    breaker: Any = None
+    budget: Any = None
+    classifier: ClassifierConfig | None = None
+    fallback: str | None = field(default=None, metadata=_NAME_RULE)
+
+    def _cross_checks(self) -> None:
+        if not isinstance(self.workload, Workload):
+            raise self._error("workload", "must be a workload")
+        if not isinstance(self.retry, RetryConfig):
+            raise self._error("retry", "must be a RetryConfig")
+        for name in ("breaker", "budget"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            cls = late_type(name)
+            if cls is None:
+                raise self._error(name, f"needs the resilience.{name} package")
+            if not isinstance(value, cls):
+                raise self._error(name, f"must be a {cls.__name__}")
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario(Config):
+    """A whole simulation: what runs, for how long, and what goes wrong when."""
+
+    name: str = field(default="scenario", metadata=_NAME_RULE)
+    duration: float = field(default=60.0, metadata=rule(positive, "must be > 0 and finite"))
+    warmup: float = field(default=0.0, metadata=rule(non_negative, "must be >= 0 and finite"))
+    slo_latency: float = field(default=1.0, metadata=rule(positive, "must be > 0 and finite"))
+    bin_width: float = field(default=1.0, metadata=rule(positive, "must be > 0 and finite"))
+    scrape_interval: float = field(default=5.0, metadata=rule(positive, "must be > 0 and finite"))
+    epoch: int = field(default=1_767_225_600, metadata=rule(lambda v: 0 <= v < 2**40, "must be in 0..2^40"))
+    clients: dict[str, ClientGroup] = field(default_factory=dict)
+    services: dict[str, Service] = field(default_factory=dict)
+    links: dict[str, Link] = field(default_factory=dict)
+    faults: tuple[Fault, ...] = ()
+
+    def _cross_checks(self) -> None:
+        if self.warmup >= self.duration:
+            raise self._error("warmup", f"must be < duration ({self.duration})")
+        if self.duration / self.bin_width > 1_000_000:
+            raise self._error("bin_width", "must give at most 1000000 bins")
+        if self.duration / self.scrape_interval > 100_000:
+            raise self._error("scrape_interval", "must give at most 100000 scrapes")
+        if not self.clients:
+            raise self._error("clients", "must define at least one client group")
+        for kind, table in (("clients", self.clients), ("services", self.services), ("links", self.links)):
+            for key in table:
+                if not (isinstance(key, str) and key and all(c.isalnum() or c in "_-" for c in key)):
+                    raise ConfigError("Scenario", kind, key, "names must be letters, digits, _ or -")
+        for gname, g in self.clients.items():
+            if g.target not in self.services:
+                raise ConfigError("Scenario", f"clients.{gname}.target", g.target, "must name a service")
+            if g.link is not None and g.link not in self.links:
+                raise ConfigError("Scenario", f"clients.{gname}.link", g.link, "must name a link")
+        for i, f in enumerate(self.faults):
+            where = f"faults[{i}]"
+            in_services, in_links = f.target in self.services, f.target in self.links
+            ok = {"service": in_services, "link": in_links, "service or link": in_services or in_links}
+            if not ok[f.target_kind]:
+                raise ConfigError("Scenario", f"{where}.target", f.target, f"must name a {f.target_kind}")
+            if f.start < self.warmup:
+                raise ConfigError("Scenario", f"{where}.start", f.start, f"must be >= warmup ({self.warmup})")
+            if f.end > self.duration:
+                raise ConfigError("Scenario", f"{where}.duration", f.duration,
+                                  f"must end by the scenario's duration ({self.duration})")
+
+    @property
+    def fixed(self) -> bool:
+        """True when every group has a fixed number of requests (the run may end early)."""
+        return all(isinstance(g.workload, Fixed) for g in self.clients.values())

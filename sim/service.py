@@ -1,0 +1,203 @@
+"""Services at run time: workers, a bounded FIFO/LIFO queue, service times, errors, a CAS row."""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+import simpy
+
+from .driver import call_later
+from .scenario import ErrorSpec, Service
+from .streams import BlockRandom
+
+if TYPE_CHECKING:
+    from .client import Call
+
+__all__ = ["CONFLICT", "QUEUE_FULL", "REFUSED", "ServiceRT"]
+
+QUEUE_FULL = "queue_full"
+REFUSED = "refused"
+CONFLICT = "conflict"
+_INF = math.inf
+_REFUSE_SPEC = ErrorSpec(probability=1.0, refuse=True)
+
+
+class ServiceRT:
+    """One service. A call arrives with ``arrive(call)`` and is answered by ``call.respond(code)``.
+
+    ``code`` is None for success, or the evidence: an ``ErrorSpec``, ``QUEUE_FULL``,
+    ``REFUSED`` or ``CONFLICT`` (the client's classifier turns it into an outcome).
+    """
+
+    def __init__(self, env: simpy.Environment, name: str, cfg: Service, service_gen: Any, error_gen: Any,
+                 warmup: float) -> None:
+        self.env = env
+        self.name = name
+        self.cfg = cfg
+        self.workers = _INF if cfg.workers == 0 else float(cfg.workers)
+        self.capacity = self.workers
+        self.qcap = _INF if cfg.queue < 0 else cfg.queue
+        if cfg.workers == 0:
+            self.qcap = 0
+        self.lifo = cfg.discipline == "lifo"
+        self.cancel_on_timeout = cfg.cancel_on_timeout
+        self.sample = cfg.service_time.sampler(service_gen)
+        self.errors = cfg.errors
+        self.err_u = BlockRandom(lambda n: error_gen.random(n))
+        ll = cfg.load_latency
+        self.load_per = 0.0 if ll is None else ll.per_in_flight
+        self.load_threshold = 0 if ll is None else ll.threshold
+        self.queue: deque[Call] = deque()
+        self.queued = 0  # live (not cancelled) calls in the queue
+        self.busy = 0
+        self.version = 0  # the compare-and-set row
+        # faults
+        self.outages = 0
+        self.factor = 1.0
+        self.drops: list[int] = []
+        self.bursts: list[ErrorSpec] = []
+        # time integrals (for utilisation and Little's law) and counters
+        self.warmup = warmup
+        self._t = 0.0
+        self.area_busy = 0.0
+        self.area_queue = 0.0
+        self.arrivals = self.served = self.queue_full = self.refused = self.errors_sent = 0
+        self.c_arrivals = self.c_served = self.c_queue_full = self.c_refused = 0  # after warm-up
+        self.c_sojourn = 0.0
+        self.c_wait = 0.0
+
+    # -- time integrals -------------------------------------------------------------
+    def _acc(self, now: float) -> None:
+        dt = now - self._t
+        if dt:
+            self.area_busy += self.busy * dt
+            self.area_queue += self.queued * dt
+            self._t = now
+
+    def in_system(self) -> int:
+        return self.busy + self.queued
+
+    # -- the call path ----------------------------------------------------------------
+    def arrive(self, c: Call) -> None:
+        now = self.env._now  # type: ignore[attr-defined]
+        self.arrivals += 1
+        counted = now >= self.warmup
+        if counted:
+            self.c_arrivals += 1
+        c.svc_arrival = now
+        if self.outages:
+            self.refused += 1
+            if counted:
+                self.c_refused += 1
+            c.respond(REFUSED)
+            return
+        errors = self.errors
+        if errors or self.bursts:
+            spec = self._draw_error()
+            if spec is not None and (spec.refuse or spec.fast):
+                if spec.refuse:
+                    self.refused += 1
+                    if counted:
+                        self.c_refused += 1
+                self.errors_sent += 1
+                c.respond(REFUSED if spec.refuse else spec)
+                return
+            c.error = spec
+        if self.busy < self.capacity:
+            self._acc(now)
+            self._start(c, now)
+        elif self.queued < self.qcap:
+            self._acc(now)
+            c.stage = 1
+            self.queue.append(c)
+            self.queued += 1
+        else:
+            self.queue_full += 1
+            if counted:
+                self.c_queue_full += 1
+            c.respond(QUEUE_FULL)
+
+    def _draw_error(self) -> ErrorSpec | None:
+        u = self.err_u()
+        for spec in self.bursts:
+            if u < spec.probability:
+                return spec
+            u = self.err_u()
+        for spec in self.errors:
+            if u < spec.probability:
+                return spec
+            u -= spec.probability
+        return None
+
+    def _start(self, c: Call, now: float) -> None:
+        self.busy += 1
+        c.svc_start = now
+        c.stage = 2
+        t = self.sample()
+        if self.factor != 1.0:
+            t *= self.factor
+        if self.load_per:
+            over = self.busy + self.queued - self.load_threshold
+            if over > 0:
+                t += self.load_per * over
+        call_later(self.env, t, c.served)
+
+    def finish(self, c: Call) -> None:
+        """The call's service time is over (ignored if it was cancelled)."""
+        if c.stage != 2:
+            return
+        now = self.env._now  # type: ignore[attr-defined]
+        self._acc(now)
+        self.busy -= 1
+        c.stage = 3
+        self.served += 1
+        if c.svc_arrival >= self.warmup:
+            self.c_served += 1
+            self.c_sojourn += now - c.svc_arrival
+            self.c_wait += c.svc_start - c.svc_arrival
+        self._pull(now)
+        spec = c.error
+        if spec is not None:
+            self.errors_sent += 1
+            c.respond(spec)
+        elif c.op == 2:  # conditional write
+            if c.version == self.version:
+                self.version += 1
+                c.respond(None)
+            else:
+                c.respond(CONFLICT)
+        else:
+            c.version = self.version
+            c.respond(None)
+
+    def _pull(self, now: float) -> None:
+        q = self.queue
+        while self.busy < self.capacity and q:
+            c = q.pop() if self.lifo else q.popleft()
+            if c.stage != 1:
+                continue
+            self.queued -= 1
+            self._start(c, now)
+
+    def cancel(self, c: Call) -> None:
+        """The caller gave up on ``c``: free its place (``cancel_on_timeout``)."""
+        stage = c.stage
+        if stage != 1 and stage != 2:
+            return
+        now = self.env._now  # type: ignore[attr-defined]
+        self._acc(now)
+        c.stage = 4
+        if stage == 2:
+            self.busy -= 1
+            self._pull(now)
+        else:
+            self.queued -= 1
+
+    # -- faults -------------------------------------------------------------------------
+    def set_capacity(self) -> None:
+        now = self.env._now  # type: ignore[attr-defined]
+        self._acc(now)
+        self.capacity = min([self.workers, *self.drops])
+        self._pull(now)
