@@ -139,7 +139,7 @@ class ConstantBackoff(Backoff):
 
 @dataclass(frozen=True, slots=True)
 class LinearBackoff(Backoff):
-    """base + step · (n − 1), capped."""
+    """base + step · (n - 1), capped."""
 
     kind = "linear"
     base: float = field(default=0.1, metadata=rule(non_negative, "must be >= 0 and finite"))
@@ -157,7 +157,7 @@ class LinearBackoff(Backoff):
 
 @dataclass(frozen=True, slots=True)
 class ExponentialBackoff(Backoff):
-    """min(cap, base · multiplier^(n − 1 + first_exponent)).
+    """min(cap, base · multiplier^(n - 1 + first_exponent)).
 
     ``first_exponent=1`` makes the first retry wait base · multiplier, as in the
     2015 AWS Architecture Blog experiment.

@@ -41,7 +41,7 @@ class SystemWallClock:
 class ManualClock:
     """A clock that moves only when told; ``sleep`` advances it (testing mode)."""
 
-    __slots__ = ("_now", "_epoch", "sleeps")
+    __slots__ = ("_epoch", "_now", "sleeps")
 
     def __init__(self, start: float = 0.0, *, epoch: float = 1_700_000_000.0) -> None:
         self._now = float(start)

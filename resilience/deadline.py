@@ -17,7 +17,7 @@ class Deadline:
     parent's end and its own.
     """
 
-    __slots__ = ("expires_at", "timeout", "explicit")
+    __slots__ = ("expires_at", "explicit", "timeout")
 
     def __init__(self, expires_at: float, *, timeout: float | None = None, explicit: bool = True) -> None:
         if math.isnan(expires_at):
@@ -68,7 +68,9 @@ class Deadline:
         return hash(self.expires_at)
 
 
-_current: contextvars.ContextVar[Deadline | None] = contextvars.ContextVar("resilience_deadline", default=None)
+_current: contextvars.ContextVar[Deadline | None] = contextvars.ContextVar(
+    "resilience_deadline", default=None
+)
 
 
 def current_deadline() -> Deadline | None:

@@ -29,19 +29,19 @@ class Execution:
     """The decisions for one logical request; not shared between threads."""
 
     __slots__ = (
-        "_p",
-        "deadline",
-        "attempts",
-        "started_at",
         "_attempt_started",
-        "_previous_delay",
-        "last",
-        "_state",
-        "idempotent",
-        "idempotency_key",
-        "trace",
         "_emit",
+        "_p",
+        "_previous_delay",
+        "_state",
+        "attempts",
+        "deadline",
+        "idempotency_key",
+        "idempotent",
+        "last",
         "result",
+        "started_at",
+        "trace",
     )
 
     def __init__(

@@ -25,19 +25,19 @@ class Pipeline:
     """
 
     __slots__ = (
-        "name",
-        "retry",
+        "attempt_timeout",
+        "backoff",
         "breaker",
         "budget",
         "classifier",
-        "rng",
+        "honor_retry_after",
         "listeners",
         "max_attempts",
-        "attempt_timeout",
-        "timeout",
-        "backoff",
-        "honor_retry_after",
         "max_retry_after",
+        "name",
+        "retry",
+        "rng",
+        "timeout",
     )
 
     def __init__(

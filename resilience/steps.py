@@ -10,7 +10,7 @@ __all__ = ["Attempt", "Done", "GiveUp", "Step", "Wait"]
 class Attempt:
     """Make attempt ``number`` now, bounded by ``timeout`` seconds (inf: unbounded)."""
 
-    __slots__ = ("number", "timeout", "phase")
+    __slots__ = ("number", "phase", "timeout")
 
     def __init__(self, number: int, timeout: float, phase: TimeoutPhase | None) -> None:
         self.number = number
@@ -24,7 +24,7 @@ class Attempt:
 class Wait:
     """Sleep ``delay`` seconds, then ask for the next step."""
 
-    __slots__ = ("delay", "cause")
+    __slots__ = ("cause", "delay")
 
     def __init__(self, delay: float, cause: str) -> None:
         self.delay = delay
@@ -49,7 +49,7 @@ class Done:
 class GiveUp:
     """The request failed: ``reason`` is the final decision, ``last`` the last evidence."""
 
-    __slots__ = ("reason", "last")
+    __slots__ = ("last", "reason")
 
     def __init__(self, reason: FailureReason, last: Outcome | None) -> None:
         self.reason = reason

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import simpy
@@ -126,6 +125,8 @@ def run(scenario: Scenario, seed: int = 0, *, progress: bool = False) -> RunResu
         install(env, g, sc.clients[name].workload,
                 lambda purpose, name=name: streams.generator(f"clients.{name}", purpose), group_done)
     _faults(env, sc, services, links)
+    for s in services.values():
+        call_later(env, sc.warmup, s.mark_warmup)
     rec.start()
     _advance(env, sc.duration, stopped, progress, sc.name)
     end = env.now
@@ -152,4 +153,3 @@ def _advance(env: simpy.Environment, duration: float, stopped: list[bool], progr
             if t > env.now:
                 env.run(until=t)
             bar.update(1)
-    _ = math

@@ -63,6 +63,7 @@ class ServiceRT:
         self._t = 0.0
         self.area_busy = 0.0
         self.area_queue = 0.0
+        self._w_busy = self._w_queue = 0.0
         self.arrivals = self.served = self.queue_full = self.refused = self.errors_sent = 0
         self.c_arrivals = self.c_served = self.c_queue_full = self.c_refused = 0  # after warm-up
         self.c_sojourn = 0.0
@@ -75,6 +76,19 @@ class ServiceRT:
             self.area_busy += self.busy * dt
             self.area_queue += self.queued * dt
             self._t = now
+
+    def mark_warmup(self, _ev: object = None) -> None:
+        """Start the post-warm-up time integrals here."""
+        self._acc(self.env._now)  # type: ignore[attr-defined]
+        self._w_busy, self._w_queue = self.area_busy, self.area_queue
+
+    @property
+    def c_area_busy(self) -> float:
+        return self.area_busy - self._w_busy
+
+    @property
+    def c_area_queue(self) -> float:
+        return self.area_queue - self._w_queue
 
     def in_system(self) -> int:
         return self.busy + self.queued

@@ -138,7 +138,17 @@ class CountWindow(Window):
 class TimeWindow(Window):
     """Outcomes of the last ``buckets`` buckets of ``bucket_seconds`` each."""
 
-    __slots__ = ("_calls", "_epoch", "_failures", "_head", "_slow", "_slow_failures", "bucket_seconds", "n")
+    __slots__ = (
+        "_calls",
+        "_epoch",
+        "_failures",
+        "_head",
+        "_next_edge",
+        "_slow",
+        "_slow_failures",
+        "bucket_seconds",
+        "n",
+    )
 
     def __init__(self, buckets: int, bucket_seconds: float) -> None:
         super().__init__()
@@ -150,13 +160,14 @@ class TimeWindow(Window):
         self.bucket_seconds = bucket_seconds
         self._epoch = -math.inf  # bucket number (now // bucket_seconds) of the newest bucket
         self._head = 0  # its index
+        self._next_edge = -math.inf  # when the next bucket starts
         self._calls = [0] * buckets
         self._failures = [0] * buckets
         self._slow = [0] * buckets
         self._slow_failures = [0] * buckets
 
     def add(self, now: float, code: int) -> None:
-        if now // self.bucket_seconds > self._epoch:
+        if now >= self._next_edge:
             self.expire(now)
         i = self._head
         self._calls[i] += 1
@@ -176,6 +187,7 @@ class TimeWindow(Window):
         epoch = now // self.bucket_seconds
         gap = epoch - self._epoch
         if gap <= 0:
+            self._next_edge = (self._epoch + 1) * self.bucket_seconds
             return
         n = self.n
         if gap >= n:
@@ -192,6 +204,7 @@ class TimeWindow(Window):
                 self._calls[head] = self._failures[head] = self._slow[head] = self._slow_failures[head] = 0
             self._head = head
         self._epoch = epoch
+        self._next_edge = (epoch + 1) * self.bucket_seconds
 
     def totals_at(self, now: float) -> WindowTotals:
         gap = now // self.bucket_seconds - self._epoch

@@ -26,7 +26,14 @@ _OPTIONS = frozenset(
 
 
 class DriverOptions:
-    """Options common to both drivers; ``options(**changes)`` returns a changed copy."""
+    """Options common to both drivers; ``options(**changes)`` returns a changed copy.
+
+    ``pass_timeout`` names the keyword through which each attempt receives its
+    remaining time (``None`` when unbounded); it replaces a value the caller
+    passed under that name. ``trace``, when given, collects the decision events
+    of every call made through this driver (give each request its own with
+    ``options(trace=[])``; the pipeline's listeners see every event anyway).
+    """
 
     __slots__ = (
         "classify_result",

@@ -85,14 +85,16 @@ _SPECS = (
     _g("resilience_breaker_slow_call_rate", ("name",), "Slow-call rate over the breaker's window, 0..1."),
     # timeouts
     _c("resilience_timeouts_total", ("source", "phase"),
-       "Timeouts fired, by source (client/gateway/backend) and phase (connect/read_header/read/write/idle/attempt/deadline)."),
+       "Timeouts fired, by source (client/gateway/backend) and phase "
+       "(connect/read_header/read/write/idle/attempt/deadline)."),
     _c("resilience_deadline_clamped_total", ("source",),
        "Propagated budgets larger than the receiver's maximum and cut to it."),
     # degradation and admission
     _c("resilience_fallbacks_total", ("name", "tier"),
        "Answers served by a fallback tier (cache/backup/compensation) instead of the primary."),
     _c("resilience_admission_rejections_total", ("name", "cause"),
-       "Calls refused by admission control, by cause (bulkhead_full/queue_timeout/rate_limited/concurrency_limit)."),
+       "Calls refused by admission control, by cause "
+       "(bulkhead_full/queue_timeout/rate_limited/concurrency_limit)."),
     _g("resilience_concurrency_limit", ("name",), "Current adaptive concurrency limit."),
     _g("resilience_in_flight", ("name",), "Calls in flight through an admission gate."),
     _c("resilience_idempotency_total", ("name", "result"),

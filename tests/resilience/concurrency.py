@@ -14,9 +14,11 @@ import threading
 import time
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
-__all__ = ["NoOpLock", "hammer", "swap_lock"]
+__all__ = ["NoOpLock", "hammer", "swap_lock", "timed"]
+
+T = TypeVar("T")
 
 
 class NoOpLock:
@@ -40,15 +42,15 @@ class NoOpLock:
         return None
 
 
-def swap_lock(obj: Any, lock: Any = None, attr: str = "_lock") -> Any:
+def swap_lock(obj: T, lock: Any = None, attr: str = "_lock") -> T:
     """Replace ``obj.<attr>`` by ``lock`` (a ``NoOpLock`` by default); returns ``obj``."""
     setattr(obj, attr, NoOpLock() if lock is None else lock)
     return obj
 
 
-def hammer(fn: Callable[[int, int], object], threads: int = 16, calls: int = 10_000) -> list[object]:
+def hammer(fn: Callable[[int, int], T], threads: int = 16, calls: int = 10_000) -> list[T]:
     """Run ``fn(i, calls)`` for i in range(threads) concurrently; returns the results in thread order."""
-    results: list[object] = [None] * threads
+    results: list[Any] = [None] * threads
     errors: list[BaseException] = []
     barrier = threading.Barrier(threads)
 

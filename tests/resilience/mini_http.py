@@ -151,7 +151,14 @@ async def call(
 ) -> Message:
     """Open a connection to 127.0.0.1:``port``, exchange one request, close."""
     conn = await ClientConnection.open(
-        "127.0.0.1", port, timeouts, deadline=deadline, source=source, recorder=recorder, trace_id=trace_id, span=span
+        "127.0.0.1",
+        port,
+        timeouts,
+        deadline=deadline,
+        source=source,
+        recorder=recorder,
+        trace_id=trace_id,
+        span=span,
     )
     try:
         return await send(conn, req)

@@ -14,8 +14,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from resilience import EventKind, ManualClock, Pipeline, TraceEvent
+from resilience import (
+    Attempt,
+    Done,
+    EventKind,
+    ManualClock,
+    Outcome,
+    Pipeline,
+    TimeoutPhase,
+    TraceEvent,
+    Wait,
+)
 from resilience.drivers import AsyncDriver, SyncDriver, http_result_classifier
+from resilience.drivers.errors import failure
 
 
 @dataclass(frozen=True)
@@ -172,6 +183,47 @@ def run_async(pipeline: Pipeline, script: Sequence[Reply], clock: ManualClock, *
 
 
 RUNNERS: dict[str, Runner] = {"sync": run_sync, "asyncio": run_async}
+
+
+def outcome_of(
+    reply: Reply, pipeline: Pipeline, step: Attempt, clock: ManualClock
+) -> tuple[float, Outcome, Response | None]:
+    """(duration, outcome, response) of ``reply`` as the sync and asyncio drivers classify it.
+
+    For drivers that take outcomes rather than calls (a simulator's): play the
+    duration on their own clock, then report the outcome.
+    """
+    timeout = None if step.timeout == math.inf else step.timeout
+    seconds, timed_out = reply.duration(timeout)
+    if timed_out:
+        return seconds, Outcome.timeout(step.phase or TimeoutPhase.ATTEMPT), None
+    try:
+        response = reply.answer()
+    except Exception as exc:
+        return seconds, pipeline.classifier.exception(exc, wall_now=clock.wall()), None
+    classify = http_result_classifier(pipeline.classifier, wall=clock)
+    return seconds, classify(response), response
+
+
+def run_stepwise(pipeline: Pipeline, script: Sequence[Reply], clock: ManualClock, **options: Any) -> Run:
+    """Play ``script`` through ``Execution`` with ``outcome_of`` (the shape of an outcome-fed driver)."""
+    trace: list[TraceEvent] = []
+    ex = pipeline.begin(clock.now(), trace=trace, **options)
+    calls, value = 0, None
+    step = ex.next(clock.now())
+    while True:
+        if isinstance(step, Attempt):
+            seconds, outcome, value = outcome_of(script[calls], pipeline, step, clock)
+            calls += 1
+            clock.advance(seconds)
+            step = ex.next(clock.now(), outcome)
+        elif isinstance(step, Wait):
+            clock.sleep(step.delay)
+            step = ex.next(clock.now())
+        elif isinstance(step, Done):
+            return Run(trace, value, None, calls, list(clock.sleeps))
+        else:
+            return Run(trace, None, failure(step, ex.attempts, value), calls, list(clock.sleeps))
 
 
 def play(

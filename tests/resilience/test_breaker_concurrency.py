@@ -18,6 +18,7 @@ import itertools
 import random
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from concurrency import hammer, swap_lock
@@ -56,7 +57,7 @@ class Tally:
     kinds: Counter[str] = field(default_factory=Counter)
 
 
-def _worker(breaker: CircuitBreaker, ticks: itertools.count[int]):  # type: ignore[no-untyped-def]
+def _worker(breaker: CircuitBreaker, ticks: itertools.count[int]) -> Callable[[int, int], Tally]:
     def work(i: int, calls: int) -> Tally:
         rng = random.Random(i)
         t = Tally()
@@ -141,7 +142,7 @@ def run_once(*, no_op_lock: bool) -> tuple[list[str], CircuitBreaker]:
     if no_op_lock:
         swap_lock(breaker)
     tallies = hammer(_worker(breaker, itertools.count()), THREADS, CALLS)
-    return broken_invariants(breaker, tallies, seen), breaker  # type: ignore[arg-type]
+    return broken_invariants(breaker, tallies, seen), breaker
 
 
 def test_invariants_hold_under_contention() -> None:

@@ -132,3 +132,16 @@ def test_time_window_matches_a_bucket_model(
         t = w.totals()
         assert 0 <= t.slow_failures <= min(t.failures, t.slow) and max(t.failures, t.slow) <= t.calls
         assert 0.0 <= t.failure_rate <= 1.0 and 0.0 <= t.slow_call_rate <= 1.0
+
+
+def test_time_window_at_float_bucket_edges_agrees_with_floor_division() -> None:
+    """Times such as k·0.1 fall on edges that floating point rounds either way: the window follows ``//``."""
+    w = TimeWindow(buckets=3, bucket_seconds=0.1)
+    model: list[tuple[float, int]] = []
+    for k in range(2000):
+        now = k * 0.1 if k % 3 else k / 10
+        code = k % 4
+        w.add(now, code)
+        model.append((now // 0.1, code))
+        newest = max(b for b, _ in model)
+        assert w.totals() == _totals([c for b, c in model[-10:] if b > newest - 3]) == w.sums()

@@ -194,3 +194,16 @@ def test_scripted_hang_times_out_at_the_attempt_bound() -> None:
 def test_scripted_retry_after() -> None:
     run = play(run_async, lambda: pipeline(max_attempts=2), [http(503, retry_after="2"), ok()])
     assert run.value == Response(200) and run.waits == [2.0]
+
+
+@asyncio_test
+async def test_a_cancelled_attempt_returns_its_breaker_permission_and_is_not_a_failure() -> None:
+    from resilience.breaker import BreakerConfig, CircuitBreaker
+
+    clock = ManualClock()
+    breaker = CircuitBreaker(BreakerConfig(window_size=2, minimum_calls=1), name="db")
+    p = Pipeline(RetryConfig(max_attempts=3), breaker=breaker)
+    with pytest.raises(asyncio.CancelledError):
+        await driver(p, clock).call(Flaky(clock, asyncio.CancelledError()))
+    m = breaker.metrics(clock.now())
+    assert (m.released, m.failed, m.successful) == (1, 0, 0)

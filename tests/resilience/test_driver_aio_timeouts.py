@@ -9,10 +9,12 @@ from dataclasses import dataclass, field
 
 import pytest
 from httpserver import aio_get
+from prometheus_client import CollectorRegistry
 from scripted import asyncio_test
 
 from resilience import ConstantBackoff, Deadline, EventKind, FailureReason, Pipeline, RetryConfig, TraceEvent
 from resilience.drivers import AsyncDriver, DeadlineExceededError, http_result_classifier
+from resilience.metrics.prometheus import PrometheusExporter
 
 E = EventKind
 ATTEMPT_TIMEOUT = 0.2
@@ -84,8 +86,9 @@ async def test_the_retry_leaves_at_the_attempt_timeout_while_the_server_is_still
         if event.kind is E.ATTEMPT and event.attempt == 2:
             at_second_attempt.append((loop.time(), list(server.finished)))
 
+    registry = CollectorRegistry()
     retry = RetryConfig(max_attempts=3, attempt_timeout=ATTEMPT_TIMEOUT, backoff=ConstantBackoff(base=0.0))
-    pipeline = Pipeline(retry, listeners=[watch])
+    pipeline = Pipeline(retry, listeners=[watch, PrometheusExporter(registry)], name="api")
     async with slow_server(2.0, 0.0) as server:
         t0 = loop.time()
         response = await driver(pipeline, trace).call(aio_get, server.url)
@@ -106,22 +109,34 @@ async def test_the_retry_leaves_at_the_attempt_timeout_while_the_server_is_still
         (E.SUCCESS, "", ""),
     ]
     assert trace[2].value == pytest.approx(ATTEMPT_TIMEOUT, abs=TOLERANCE)
+    timeouts = registry.get_sample_value(
+        "resilience_timeouts_total", {"source": "client", "phase": "attempt"}
+    )
+    assert timeouts == 1.0
+    timeout_attempts = {"name": "api", "outcome": "timeout"}
+    assert registry.get_sample_value("resilience_attempts_total", timeout_attempts) == 1.0
 
 
 @asyncio_test
 async def test_the_deadline_bound_fires_with_the_deadline_phase() -> None:
     loop = asyncio.get_running_loop()
     trace: list[TraceEvent] = []
+    registry = CollectorRegistry()
     retry = RetryConfig(max_attempts=3, attempt_timeout=0.5)
+    pipeline = Pipeline(retry, listeners=[PrometheusExporter(registry)], name="api")
     async with slow_server(2.0) as server:
         t0 = loop.time()
-        entry = driver(Pipeline(retry), trace).options(deadline=Deadline.after(t0, 0.3))
+        entry = driver(pipeline, trace).options(deadline=Deadline.after(t0, 0.3))
         with pytest.raises(DeadlineExceededError) as info:
             await entry.call(aio_get, server.url)
         assert 0.3 <= loop.time() - t0 <= 0.3 + TOLERANCE
         assert len(server.started) == 1 and server.finished == [False]
     assert info.value.attempts == 1 and isinstance(info.value.__cause__, TimeoutError)
     assert (trace[1].label, trace[2].evidence) == ("deadline", "timeout_deadline")
+    labels = {"source": "client", "phase": "deadline"}
+    assert registry.get_sample_value("resilience_timeouts_total", labels) == 1.0
+    failures = {"name": "api", "result": "failure", "reason": "deadline_exceeded"}
+    assert registry.get_sample_value("resilience_requests_total", failures) == 1.0
 
 
 @asyncio_test

@@ -363,7 +363,7 @@ def test_a_refused_retry_raises_budget_exhausted() -> None:
     from resilience.drivers import BudgetExhaustedError
 
     clock = ManualClock()
-    budget = TokenBucketBudget(TokenBucketBudgetConfig(capacity=5, retry_cost=5))
+    budget = TokenBucketBudget(TokenBucketBudgetConfig(capacity=5, retry_cost=5, timeout_cost=5))
     p = Pipeline(RetryConfig(max_attempts=5, backoff=ConstantBackoff(base=0.1)), budget=budget)
     fn = Flaky(clock, *[ConnectionRefusedError() for _ in range(5)])
     with pytest.raises(BudgetExhaustedError) as info:

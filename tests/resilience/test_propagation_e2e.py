@@ -58,7 +58,9 @@ def test_backend_gives_up_first_and_is_named_as_the_source() -> None:
         loop = asyncio.get_running_loop()
         inc = incoming(req.headers, loop.time(), CFG, source=TimeoutSource.GATEWAY, counters=counters)
         seen["a_deadline"], seen["a_chain"] = inc.deadline, inc.chain
-        headers = outgoing_headers(inc.deadline, loop.time(), trace_id=inc.trace_id, chain=inc.chain, config=CFG)
+        headers = outgoing_headers(
+            inc.deadline, loop.time(), trace_id=inc.trace_id, chain=inc.chain, config=CFG
+        )
         seen["a_sent"] = headers
         down = await call(
             seen["b_port"],
@@ -81,7 +83,12 @@ def test_backend_gives_up_first_and_is_named_as_the_source() -> None:
             headers = outgoing_headers(client_deadline, loop.time(), trace_id=TRACE, config=CFG)
             seen["client_sent"] = headers
             resp = await call(
-                a.port, request("GET", "/a", headers.items()), CONN, deadline=client_deadline, recorder=rec, span="C"
+                a.port,
+                request("GET", "/a", headers.items()),
+                CONN,
+                deadline=client_deadline,
+                recorder=rec,
+                span="C",
             )
             seen["client_left"] = client_deadline.remaining(loop.time())
             return resp

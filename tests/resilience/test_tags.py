@@ -30,7 +30,9 @@ NAME = f"{__name__}.check_inventory"
 
 
 def registry() -> TimeoutRegistry:
-    return TimeoutRegistry(TagTimeouts(default=1.0, tags={"payment.confirm": 0.8, NAME: 0.3, "user.profile": 0.2}))
+    return TimeoutRegistry(
+        TagTimeouts(default=1.0, tags={"payment.confirm": 0.8, NAME: 0.3, "user.profile": 0.2})
+    )
 
 
 def test_resolution_explicit_tag_then_qualified_name_then_default() -> None:
@@ -54,7 +56,9 @@ def test_resolved_deadline_carries_explicitness() -> None:
 
 
 def test_timeout_tag_rejects_empty_tags() -> None:
-    with pytest.raises(ValueError, match=r"timeout_tag\(' x'\): must be a non-empty string without outer spaces"):
+    with pytest.raises(
+        ValueError, match=r"timeout_tag\(' x'\): must be a non-empty string without outer spaces"
+    ):
         timeout_tag(" x")
 
 
@@ -71,7 +75,11 @@ def test_update_merges_removes_and_versions() -> None:
 @pytest.mark.parametrize(
     ("change", "default", "message"),
     [
-        ({"payment.confirm": 0}, None, "TagTimeouts.tags['payment.confirm']=0: must be a number > 0 and finite"),
+        (
+            {"payment.confirm": 0},
+            None,
+            "TagTimeouts.tags['payment.confirm']=0: must be a number > 0 and finite",
+        ),
         ({"a": -1, "b": 1}, None, "TagTimeouts.tags['a']=-1: must be a number > 0 and finite"),
         ({"a": float("nan")}, None, "TagTimeouts.tags['a']=nan: must be a number > 0 and finite"),
         ({"a": "fast"}, None, "TagTimeouts.tags['a']='fast': must be a number > 0 and finite"),
@@ -95,7 +103,9 @@ def test_a_bad_update_is_rejected_and_the_old_values_stay(
 
 def test_update_needs_a_mapping() -> None:
     r = registry()
-    with pytest.raises(ConfigError, match=r"TagTimeouts.tags=\[\('a', 1\)\]: must be a table of tag = seconds"):
+    with pytest.raises(
+        ConfigError, match=r"TagTimeouts.tags=\[\('a', 1\)\]: must be a table of tag = seconds"
+    ):
         r.update([("a", 1)])  # type: ignore[arg-type]
 
 
@@ -115,7 +125,11 @@ def test_load_toml_and_json_replace_the_table(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("name", "text", "message"),
     [
-        ("t.toml", 'default = 1\n[tags]\n"a" = -2\n', "TagTimeouts.tags['a']=-2: must be a number > 0 and finite"),
+        (
+            "t.toml",
+            'default = 1\n[tags]\n"a" = -2\n',
+            "TagTimeouts.tags['a']=-2: must be a number > 0 and finite",
+        ),
         ("t.toml", "default = -1\n", "TagTimeouts.default=-1.0: must be > 0 and finite"),
         ("t.toml", "defualt = 1\n", "TagTimeouts.defualt=1: unknown field"),
         ("t.toml", "default = [", "t.toml: cannot parse:"),
@@ -124,7 +138,9 @@ def test_load_toml_and_json_replace_the_table(tmp_path: Path) -> None:
         ("t.yaml", "default: 1", "t.yaml: unsupported format '.yaml' (use .toml or .json)"),
     ],
 )
-def test_a_bad_file_is_rejected_and_the_old_values_stay(tmp_path: Path, name: str, text: str, message: str) -> None:
+def test_a_bad_file_is_rejected_and_the_old_values_stay(
+    tmp_path: Path, name: str, text: str, message: str
+) -> None:
     r = registry()
     before = r.table
     path = tmp_path / name
@@ -137,7 +153,10 @@ def test_a_bad_file_is_rejected_and_the_old_values_stay(tmp_path: Path, name: st
 
 def test_table_round_trip_and_immutability() -> None:
     t = TagTimeouts(default=1.0, tags={"a": 1, "b": 0.5})
-    assert TagTimeouts.from_dict(t.to_dict()) == t and t.to_dict() == {"default": 1.0, "tags": {"a": 1.0, "b": 0.5}}
+    assert TagTimeouts.from_dict(t.to_dict()) == t and t.to_dict() == {
+        "default": 1.0,
+        "tags": {"a": 1.0, "b": 0.5},
+    }
     with pytest.raises(TypeError):
         t.tags["a"] = 3.0  # type: ignore[index]
     assert hash(t) == hash(TagTimeouts(default=1.0, tags={"b": 0.5, "a": 1.0}))

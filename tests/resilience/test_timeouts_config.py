@@ -27,7 +27,7 @@ def test_every_bound_must_be_positive(name: str, bad: float) -> None:
 @pytest.mark.parametrize("name", FIELDS)
 def test_every_bound_must_be_a_number(name: str) -> None:
     with pytest.raises(ConfigError) as info:
-        LayeredTimeouts(**{name: "3"})
+        LayeredTimeouts(**{name: "3"})  # type: ignore[arg-type]
     rule = "must be null or a number" if name == "idle" else "must be a number"
     assert str(info.value) == f"LayeredTimeouts.{name}='3': {rule}"
 
@@ -74,7 +74,9 @@ def test_recorder_builds_counts_and_sinks_a_record() -> None:
     rec = TimeoutRecorder(clock, sink, counters)
     got = rec.fire(TimeoutSource.GATEWAY, TimeoutPhase.DEADLINE, trace_id="t1", span="s1", explicit=False,
                    timeout=0.85)  # fmt: skip
-    assert got == TimeoutRecord(1_700_000_002.5, "t1", "s1", TimeoutSource.GATEWAY, TimeoutPhase.DEADLINE, False, 0.85)
+    assert got == TimeoutRecord(
+        1_700_000_002.5, "t1", "s1", TimeoutSource.GATEWAY, TimeoutPhase.DEADLINE, False, 0.85
+    )
     assert sink.records == [got]
     assert got.to_dict() == {
         "timeout_at_unix_ms": 1_700_000_002_500,

@@ -79,8 +79,10 @@ def test_silent_client_is_cut_at_read_header_counted_from_accept() -> None:
         async with MiniServer(ok, t, recorder=rec) as srv:
             reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
             await asyncio.wait_for(srv.fired_event.wait(), 2.0)
+            assert await reader.read() == b""
             writer.close()
         assert [f.phase for f in srv.fired] == [TimeoutPhase.READ_HEADER]
+        assert [r.phase for r in sink.records] == [TimeoutPhase.READ_HEADER]
 
     asyncio.run(main())
 
@@ -93,8 +95,10 @@ def test_slow_body_is_cut_at_read() -> None:
             reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
             writer.write(b"POST / HTTP/1.1\r\nContent-Length: 100\r\n\r\nonly-part")
             await asyncio.wait_for(srv.fired_event.wait(), 2.0)
+            assert await reader.read() == b""
             writer.close()
         assert [f.phase for f in srv.fired] == [TimeoutPhase.READ]
+        assert sink.records[0].timeout == 0.3
         assert counters.value("resilience_timeouts_total", source="backend", phase="read") == 1
 
     asyncio.run(main())
@@ -177,7 +181,13 @@ def test_client_is_cut_at_read_when_the_server_never_answers() -> None:
         rec, sink, counters = recorder()
         async with MiniServer(never, LayeredTimeouts()) as srv:
             with pytest.raises(PhaseTimeout) as info:
-                await call(srv.port, request("GET", "/"), LayeredTimeouts(read_header=0.1, read=0.2), recorder=rec, trace_id="t-1")
+                await call(
+                    srv.port,
+                    request("GET", "/"),
+                    LayeredTimeouts(read_header=0.1, read=0.2),
+                    recorder=rec,
+                    trace_id="t-1",
+                )
         assert (info.value.phase, info.value.source) == (TimeoutPhase.READ, TimeoutSource.CLIENT)
         assert sink.records[0].trace_id == "t-1"
         assert counters.value("resilience_timeouts_total", source="client", phase="read") == 1
@@ -196,7 +206,9 @@ def test_client_deadline_earlier_than_read_fires_as_deadline() -> None:
             now = asyncio.get_running_loop().time()
             deadline = Deadline.after(now, 0.15, explicit=False)
             with pytest.raises(PhaseTimeout) as info:
-                await call(srv.port, request("GET", "/"), LayeredTimeouts(read=5.0), deadline=deadline, recorder=rec)
+                await call(
+                    srv.port, request("GET", "/"), LayeredTimeouts(read=5.0), deadline=deadline, recorder=rec
+                )
         assert info.value.phase is TimeoutPhase.DEADLINE
         assert sink.records[0].phase is TimeoutPhase.DEADLINE and sink.records[0].explicit is False
 
@@ -222,12 +234,18 @@ def test_bounded_reports_only_its_own_expiry() -> None:
     async def main() -> None:
         loop = asyncio.get_running_loop()
         with pytest.raises(TimeoutError) as info:
-            await bounded(inner_timeout(), phase=TimeoutPhase.READ, source=TimeoutSource.CLIENT, end=loop.time() + 5)
+            await bounded(
+                inner_timeout(), phase=TimeoutPhase.READ, source=TimeoutSource.CLIENT, end=loop.time() + 5
+            )
         assert not isinstance(info.value, PhaseTimeout)
         with pytest.raises(PhaseTimeout) as fired:
-            await bounded(asyncio.sleep(5), phase=TimeoutPhase.READ, source=TimeoutSource.CLIENT, end=loop.time())
+            await bounded(
+                asyncio.sleep(5), phase=TimeoutPhase.READ, source=TimeoutSource.CLIENT, end=loop.time()
+            )
         assert fired.value.phase is TimeoutPhase.READ
         assert str(fired.value) == "client timed out in phase read"
-        assert await bounded(asyncio.sleep(0, "v"), phase=TimeoutPhase.READ, source=TimeoutSource.CLIENT) == "v"
+        assert (
+            await bounded(asyncio.sleep(0, "v"), phase=TimeoutPhase.READ, source=TimeoutSource.CLIENT) == "v"
+        )
 
     asyncio.run(main())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 import pytest
-from scripted import RUNNERS, Reply, Run, fail, hang, http, ok, play
+from scripted import RUNNERS, Reply, Run, fail, hang, http, ok, play, run_stepwise
 
 from resilience import (
     EventKind,
@@ -102,6 +102,16 @@ def test_the_deadline_script_ends_by_the_deadline() -> None:
     bounds = [e.label for e in run.trace if e.kind is E.ATTEMPT]
     assert bounds == ["attempt", "attempt", "deadline"] and run.calls == 3
     assert run.trace[-1].time == pytest.approx(102.0)  # the clock started at 100
+
+
+@pytest.mark.parametrize("name", sorted(SCRIPTS))
+def test_outcome_of_matches_what_the_drivers_classify(name: str) -> None:
+    """The outcome-fed loop (the shape of a simulator's driver) gives the drivers' trace too."""
+    script, timeout = SCRIPTS[name]
+    reference = play(RUNNERS["sync"], lambda: make_pipeline(timeout), script)
+    stepwise = play(run_stepwise, lambda: make_pipeline(timeout), script)
+    assert stepwise.trace == reference.trace and stepwise.waits == reference.waits
+    assert stepwise.value == reference.value and type(stepwise.error) is type(reference.error)
 
 
 def test_a_different_seed_changes_the_trace() -> None:

@@ -1,0 +1,73 @@
+"""A SimPy workbench in which every resilience decision is made by the real ``resilience`` library."""
+
+from __future__ import annotations
+
+from .distributions import (
+    Constant,
+    Distribution,
+    Empirical,
+    Exponential,
+    LogNormal,
+    Mixture,
+    MixtureComponent,
+    TruncatedNormal,
+    Uniform,
+)
+from .engine import run
+from .loader import ScenarioError, load_scenario, scenario_from_dict
+from .result import RunResult
+from .scenario import (
+    CapacityDrop,
+    ClientGroup,
+    ErrorBurst,
+    ErrorSpec,
+    Fault,
+    LatencySpike,
+    Link,
+    LoadLatency,
+    Outage,
+    Partition,
+    Scenario,
+    Service,
+)
+from .streams import Streams
+from .sweep import run_many
+from .workloads import Burst, ClosedLoop, Fixed, Poisson, Ramp, Schedule, Workload
+
+__all__ = [
+    "Burst",
+    "CapacityDrop",
+    "ClientGroup",
+    "ClosedLoop",
+    "Constant",
+    "Distribution",
+    "Empirical",
+    "ErrorBurst",
+    "ErrorSpec",
+    "Exponential",
+    "Fault",
+    "Fixed",
+    "LatencySpike",
+    "Link",
+    "LoadLatency",
+    "LogNormal",
+    "Mixture",
+    "MixtureComponent",
+    "Outage",
+    "Partition",
+    "Poisson",
+    "Ramp",
+    "RunResult",
+    "Scenario",
+    "ScenarioError",
+    "Schedule",
+    "Service",
+    "Streams",
+    "TruncatedNormal",
+    "Uniform",
+    "Workload",
+    "load_scenario",
+    "run",
+    "run_many",
+    "scenario_from_dict",
+]
