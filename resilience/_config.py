@@ -204,6 +204,8 @@ def _from_plain(tp: Any, value: Any, owner: str, field: str) -> Any:
             return None
         candidates = [a for a in args if a is not type(None)]
         configs = [a for a in candidates if isinstance(a, type) and issubclass(a, Config)]
+        if len(configs) == 1 and isinstance(value, Mapping):
+            return _from_plain(configs[0], value, owner, field)
         if configs and isinstance(value, Mapping):
             concrete = [sub for c in configs for sub in _concrete_subclasses(c)]
             return _polymorphic(concrete, value, owner, field)

@@ -98,7 +98,7 @@ _SPECS = (
     _g("resilience_concurrency_limit", ("name",), "Current adaptive concurrency limit."),
     _g("resilience_in_flight", ("name",), "Calls in flight through an admission gate."),
     _c("resilience_idempotency_total", ("name", "result"),
-       "Idempotency-key lookups, by result (new/replayed/in_progress/conflict)."),
+       "Idempotency-key lookups, by result (new/replayed/in_progress/conflict/state_conflict)."),
 )  # fmt: skip
 
 CATALOG: dict[str, MetricSpec] = {s.name: s for s in _SPECS}

@@ -17,13 +17,11 @@ from __future__ import annotations
 import itertools
 import random
 import time
-from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
-from concurrency import hammer, swap_lock
+from concurrency import BreakerTally, breaker_violations, hammer, swap_lock
 
-from resilience.breaker import ALLOWED_TRANSITIONS, BreakerConfig, BreakerState, CircuitBreaker
+from resilience.breaker import BreakerConfig, BreakerState, CircuitBreaker
 from resilience.outcome import Outcome
 
 THREADS = 16
@@ -50,17 +48,10 @@ def _config() -> BreakerConfig:
     )
 
 
-@dataclass
-class Tally:
-    granted: int = 0
-    denied: int = 0
-    kinds: Counter[str] = field(default_factory=Counter)
-
-
-def _worker(breaker: CircuitBreaker, ticks: itertools.count[int]) -> Callable[[int, int], Tally]:
-    def work(i: int, calls: int) -> Tally:
+def _worker(breaker: CircuitBreaker, ticks: itertools.count[int]) -> Callable[[int, int], BreakerTally]:
+    def work(i: int, calls: int) -> BreakerTally:
         rng = random.Random(i)
-        t = Tally()
+        t = BreakerTally()
         for _ in range(calls):
             now = next(ticks) * DT
             if not breaker.try_acquire(now):
@@ -91,50 +82,6 @@ def _worker(breaker: CircuitBreaker, ticks: itertools.count[int]) -> Callable[[i
     return work
 
 
-def broken_invariants(
-    breaker: CircuitBreaker, tallies: list[Tally], transitions: list[tuple[BreakerState, BreakerState]]
-) -> list[str]:
-    """Every order-independent invariant that does not hold (empty when all do)."""
-    broken: list[str] = []
-    m = breaker.metrics()
-    granted = sum(t.granted for t in tallies)
-    denied = sum(t.denied for t in tallies)
-    kinds: Counter[str] = sum((t.kinds for t in tallies), Counter())
-    if granted + denied != THREADS * CALLS:
-        broken.append(f"tally {granted}+{denied} != {THREADS * CALLS}")
-    if m.not_permitted != denied:
-        broken.append(f"not_permitted {m.not_permitted} != {denied} rejections")
-    if m.recorded + m.ignored + m.released != granted:
-        broken.append(
-            f"recorded+ignored+released {m.recorded + m.ignored + m.released} != {granted} permitted"
-        )
-    counted = m.calls_by_kind() | {"released": m.released}
-    for kind, n in kinds.items():
-        if counted[kind] != n:
-            broken.append(f"{kind}: breaker counted {counted[kind]}, callers saw {n}")
-    if not breaker.window_check():
-        w = breaker._window
-        broken.append(f"window totals {w.totals()} != sum over buckets {w.sums()}")
-    t = breaker._window.totals()
-    if min(t) < 0 or t.failures > t.calls or t.slow > t.calls or t.slow_failures > min(t.failures, t.slow):
-        broken.append(f"window totals out of bounds: {t}")
-    if not 0.0 <= m.failure_rate <= 1.0 or not 0.0 <= m.slow_call_rate <= 1.0:
-        broken.append(f"rates out of [0, 1]: {m.failure_rate}, {m.slow_call_rate}")
-    bad = [p for p in transitions if p not in ALLOWED_TRANSITIONS]
-    if bad:
-        broken.append(f"disallowed transitions {bad}")
-    # a walk from CLOSED: entries minus exits is 1 for the current state, -1 for CLOSED if we left it
-    for s in BreakerState:
-        ins = sum(n for (a, b), n in m.transitions.items() if b is s)
-        outs = sum(n for (a, b), n in m.transitions.items() if a is s)
-        expected = (s is m.state) - (s is BreakerState.CLOSED)
-        if ins - outs != expected:
-            broken.append(f"{s.value}: {ins} entries - {outs} exits != {expected}")
-    if Counter(transitions) != Counter({k: v for k, v in m.transitions.items()}):
-        broken.append("listener saw other transitions than the breaker counted")
-    return broken
-
-
 def run_once(*, no_op_lock: bool) -> tuple[list[str], CircuitBreaker]:
     """One 16 x 10,000 run; returns the broken invariants and the breaker."""
     seen: list[tuple[BreakerState, BreakerState]] = []
@@ -142,7 +89,7 @@ def run_once(*, no_op_lock: bool) -> tuple[list[str], CircuitBreaker]:
     if no_op_lock:
         swap_lock(breaker)
     tallies = hammer(_worker(breaker, itertools.count()), THREADS, CALLS)
-    return broken_invariants(breaker, tallies, seen), breaker
+    return breaker_violations(breaker, tallies, seen, THREADS * CALLS), breaker
 
 
 def test_invariants_hold_under_contention() -> None:
