@@ -105,7 +105,10 @@ def _limiter_violations(gate: ConcurrencyLimiter) -> list[str]:
             tok.release(float(n))
         return got
 
-    granted = sum(hammer(work, THREADS, LIMITER_CALLS))  # type: ignore[misc, arg-type]
+    try:
+        granted = sum(hammer(work, THREADS, LIMITER_CALLS))  # type: ignore[misc, arg-type]
+    except RuntimeError as e:  # e.g. a token seen as released twice
+        return [f"state corrupted: {e!r}"]
     found = []
     if occ.peak > LIMIT:
         found.append(f"{occ.peak} callers inside a gate limited to {LIMIT}")
@@ -151,7 +154,10 @@ def _bulkhead_violations(bh: Bulkhead) -> list[str]:
                 bh.cancel(decision.ticket, float(n))  # passes on a slot if one was handed over
         return entered, queued
 
-    results: list[tuple[int, int]] = hammer(work, THREADS, BULKHEAD_CALLS)  # type: ignore[assignment]
+    try:
+        results: list[tuple[int, int]] = hammer(work, THREADS, BULKHEAD_CALLS)  # type: ignore[assignment]
+    except (ValueError, RuntimeError) as e:  # e.g. a ticket lost from the queue
+        return [f"state corrupted: {e!r}"]
     entered = sum(r[0] for r in results)
     queued = sum(r[1] for r in results)
     found = []

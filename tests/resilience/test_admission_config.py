@@ -16,8 +16,16 @@ CASES: list[tuple[type[Config], dict[str, Any], str]] = [
     (BulkheadConfig, {"max_concurrent": 1.5}, "BulkheadConfig.max_concurrent=1.5: must be an integer"),
     (BulkheadConfig, {"max_waiting": -1}, "BulkheadConfig.max_waiting=-1: must be >= 0"),
     (BulkheadConfig, {"max_wait_time": -0.1}, "BulkheadConfig.max_wait_time=-0.1: must be >= 0 and finite"),
-    (BulkheadConfig, {"max_wait_time": float("inf")}, "BulkheadConfig.max_wait_time=inf: must be >= 0 and finite"),
-    (BulkheadConfig, {"max_waiting": 3}, "BulkheadConfig.max_wait_time=0.0: must be > 0 when max_waiting > 0"),
+    (
+        BulkheadConfig,
+        {"max_wait_time": float("inf")},
+        "BulkheadConfig.max_wait_time=inf: must be >= 0 and finite",
+    ),
+    (
+        BulkheadConfig,
+        {"max_waiting": 3},
+        "BulkheadConfig.max_wait_time=0.0: must be > 0 when max_waiting > 0",
+    ),
     (TokenBucketConfig, {"rate": 0}, "TokenBucketConfig.rate=0.0: must be > 0 and finite"),
     (TokenBucketConfig, {"burst": 0.5}, "TokenBucketConfig.burst=0.5: must be >= 1"),
     (TokenBucketConfig, {"burst": "10"}, "TokenBucketConfig.burst='10': must be a number"),
@@ -38,12 +46,24 @@ CASES: list[tuple[type[Config], dict[str, Any], str]] = [
     (GradientConfig, {"queue_size": -1}, "GradientConfig.queue_size=-1: must be >= 0"),
     (GradientConfig, {"backoff_ratio": 1}, "GradientConfig.backoff_ratio=1.0: must be in (0, 1)"),
     (GradientConfig, {"probe_interval": -5}, "GradientConfig.probe_interval=-5: must be >= 0 (0: never)"),
-    (GradientConfig, {"min_limit": 9, "max_limit": 5}, "GradientConfig.min_limit=9: must be <= max_limit (5)"),
-    (GradientConfig, {"initial_limit": 2, "min_limit": 3}, "GradientConfig.initial_limit=2: must be in [3, 200]"),
+    (
+        GradientConfig,
+        {"min_limit": 9, "max_limit": 5},
+        "GradientConfig.min_limit=9: must be <= max_limit (5)",
+    ),
+    (
+        GradientConfig,
+        {"initial_limit": 2, "min_limit": 3},
+        "GradientConfig.initial_limit=2: must be in [3, 200]",
+    ),
     (IdempotencyConfig, {"ttl": 0}, "IdempotencyConfig.ttl=0.0: must be > 0 and finite"),
     (IdempotencyConfig, {"pending_ttl": -1}, "IdempotencyConfig.pending_ttl=-1.0: must be > 0 and finite"),
     (IdempotencyConfig, {"retry_after": 0}, "IdempotencyConfig.retry_after=0.0: must be > 0 and finite"),
-    (IdempotencyConfig, {"ttl": 10, "pending_ttl": 20}, "IdempotencyConfig.pending_ttl=20.0: must be <= ttl (10.0)"),
+    (
+        IdempotencyConfig,
+        {"ttl": 10, "pending_ttl": 20},
+        "IdempotencyConfig.pending_ttl=20.0: must be <= ttl (10.0)",
+    ),
     (FallbackConfig, {"stale_if_error": 0}, "FallbackConfig.stale_if_error=0.0: must be > 0 and finite"),
     (FallbackConfig, {"max_entries": 0}, "FallbackConfig.max_entries=0: must be >= 1"),
 ]
@@ -71,7 +91,9 @@ def test_fallback_skip_reasons_must_be_failure_reasons() -> None:
         AIMDConfig(initial_limit=10, min_limit=2, max_limit=50, backoff_ratio=0.75, timeout=2.0),
         GradientConfig(initial_limit=8, queue_size=3, probe_interval=0, rtt_tolerance=1.5),
         IdempotencyConfig(ttl=3600.0, pending_ttl=30.0, retry_after=0.5),
-        FallbackConfig(stale_if_error=60.0, max_entries=5, skip_reasons=frozenset({"cancelled", "breaker_open"})),
+        FallbackConfig(
+            stale_if_error=60.0, max_entries=5, skip_reasons=frozenset({"cancelled", "breaker_open"})
+        ),
     ],
 )
 def test_round_trip(config: Config) -> None:
@@ -84,5 +106,5 @@ def test_limit_configs_carry_a_type_tag_and_build_their_algorithm() -> None:
     assert GradientConfig().to_dict()["type"] == "gradient"
     assert AIMDConfig(initial_limit=7).build().limit == 7
     assert GradientConfig(initial_limit=9).build().limit == 9
-    with pytest.raises(ConfigError, match="AIMDConfig.type='gradient': must be 'aimd'"):
+    with pytest.raises(ConfigError, match=r"AIMDConfig\.type='gradient': must be 'aimd'"):
         AIMDConfig.from_dict({"type": "gradient"})

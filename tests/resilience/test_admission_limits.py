@@ -91,7 +91,9 @@ def test_aimd_grows_by_one_when_busy_and_not_when_idle() -> None:
 def test_aimd_multiplies_down_on_drop_or_slow_call_and_respects_min() -> None:
     lim = AIMDLimit(AIMDConfig(initial_limit=10, min_limit=4, backoff_ratio=0.5, timeout=1.0))
     assert lim.update(0.01, in_flight=10, dropped=True) == 5
-    assert lim.update(1.5, in_flight=1, dropped=False) == 4  # slower than timeout: a drop; floor(2.5) -> min 4
+    assert (
+        lim.update(1.5, in_flight=1, dropped=False) == 4
+    )  # slower than timeout: a drop; floor(2.5) -> min 4
     assert lim.update(0.01, in_flight=1, dropped=True) == 4
 
 
@@ -153,11 +155,7 @@ def test_gradient_default_queue_allowance_is_sqrt_of_limit() -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(
-    events=st.lists(
-        st.tuples(st.floats(0.0, 5.0), st.integers(0, 300), st.booleans()), max_size=200
-    )
-)
+@given(events=st.lists(st.tuples(st.floats(0.0, 5.0), st.integers(0, 300), st.booleans()), max_size=200))
 def test_property_gradient_limit_stays_within_bounds(events: list[tuple[float, int, bool]]) -> None:
     lim = GradientLimit(GradientConfig(initial_limit=10, min_limit=5, max_limit=80))
     for rtt, inflight, drop in events:

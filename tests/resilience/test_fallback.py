@@ -106,7 +106,9 @@ def test_compensation_to_a_callable_and_a_refusing_queue_reraises_the_primary() 
 
 
 def test_reason_comes_from_the_driver_exception_and_cancelled_is_passed_through() -> None:
-    assert failure_reason(DeadlineExceededError(FailureReason.DEADLINE_EXCEEDED, None, 2)) == "deadline_exceeded"
+    assert (
+        failure_reason(DeadlineExceededError(FailureReason.DEADLINE_EXCEEDED, None, 2)) == "deadline_exceeded"
+    )
     assert failure_reason(GiveUp(FailureReason.BREAKER_OPEN, None)) == "breaker_open"
     assert failure_reason(Boom()) == "error"
     queue: deque[CompensationRecord] = deque()

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from resilience.backoff import ConstantBackoff
 from resilience.clock import ManualClock
 from resilience.idempotency import (
     IdempotencyConfig,
@@ -29,7 +30,6 @@ from resilience.idempotency import (
 from resilience.outcome import FailureReason, Outcome
 from resilience.pipeline import Pipeline
 from resilience.retry import RetryConfig
-from resilience.backoff import ConstantBackoff
 from resilience.steps import Attempt, Done, GiveUp, Wait
 
 P, S, F = KeyState.PENDING, KeyState.SUCCEEDED, KeyState.FAILED
@@ -112,7 +112,9 @@ def test_release_forgets_a_pending_key_for_its_owner_only() -> None:
 
 @settings(max_examples=150, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from("abc"), st.sampled_from(["begin", "ok", "fail"]), st.floats(0, 5))))
-def test_property_one_new_per_live_key_and_terminal_states_stick(script: list[tuple[str, str, float]]) -> None:
+def test_property_one_new_per_live_key_and_terminal_states_stick(
+    script: list[tuple[str, str, float]],
+) -> None:
     store = IdempotencyStore(IdempotencyConfig(ttl=20.0))
     clock = ManualClock()
     tokens: dict[str, int] = {}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from helpers import identity, small
+from simcase import identity, small
 from resilience import RetryConfig
 from resilience.breaker import BreakerConfig
 from resilience.budget import TokenBucketBudgetConfig

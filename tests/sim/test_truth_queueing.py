@@ -22,12 +22,13 @@ from sim.experiments.stats import replicate, t_interval
 from sim.scenario import Scenario
 from sim.workloads import Poisson
 
-# name: (exact measures, relative bound for W, Wq, L, Lq, utilisation)
-SHORT: dict[str, tuple[theory.QueueMetrics, float]] = {
-    "mm1": (theory.mm1(0.7, 1.0), 0.06),
-    "mmc": (theory.mmc(2.8, 1.0, 4), 0.06),
-    "md1": (theory.md1(0.7, 1.0), 0.06),
-    "mmck": (theory.mmck(1.4, 1.0, 2, 5), 0.04),
+# name: (exact measures, bound for W and L, bound for Wq and Lq), relative errors. Each bound is
+# about 4.5 standard deviations of that measure, the deviations measured over 10 seeds.
+SHORT: dict[str, tuple[theory.QueueMetrics, float, float]] = {
+    "mm1": (theory.mm1(0.7, 1.0), 0.065, 0.09),
+    "mmc": (theory.mmc(2.8, 1.0, 4), 0.04, 0.11),
+    "md1": (theory.md1(0.7, 1.0), 0.04, 0.06),
+    "mmck": (theory.mmck(1.4, 1.0, 2, 5), 0.03, 0.06),
 }
 
 
@@ -42,32 +43,32 @@ def _window(scenario: Scenario, summary: dict[str, Any]) -> float:
 # -- exact formulas, short runs --------------------------------------------------
 @pytest.mark.parametrize("name", SHORT)
 def test_sojourn_and_waiting_time_match_theory(name: str) -> None:
-    exact, bound = SHORT[name]
+    exact, bound, bound_q = SHORT[name]
     svc = _service(cached_summary(name))
     assert rel(svc["mean_sojourn_seconds"], exact.w) < bound, (svc, exact)
-    assert rel(svc["mean_wait_seconds"], exact.wq) < 1.5 * bound, (svc, exact)
+    assert rel(svc["mean_wait_seconds"], exact.wq) < bound_q, (svc, exact)
 
 
 @pytest.mark.parametrize("name", SHORT)
 def test_numbers_in_system_and_queue_match_theory(name: str) -> None:
-    exact, bound = SHORT[name]
+    exact, bound, bound_q = SHORT[name]
     svc = _service(cached_summary(name))
     assert rel(svc["mean_in_system"], exact.l) < bound, (svc, exact)
-    assert rel(svc["mean_in_queue"], exact.lq) < 1.5 * bound, (svc, exact)
+    assert rel(svc["mean_in_queue"], exact.lq) < bound_q, (svc, exact)
 
 
 @pytest.mark.parametrize("name", SHORT)
 def test_utilisation_matches_carried_load(name: str) -> None:
-    exact, _ = SHORT[name]
+    exact, _, _ = SHORT[name]
     svc = _service(cached_summary(name))
     assert rel(svc["utilisation"], exact.rho) < 0.02, (svc, exact)
 
 
 def test_mmck_blocking_probability_matches_theory() -> None:
-    exact, _ = SHORT["mmck"]
+    exact, _, _ = SHORT["mmck"]
     svc = _service(cached_summary("mmck"))
     p_block = svc["queue_full"] / svc["arrivals"]
-    assert rel(p_block, exact.p_block) < 0.05, (svc, exact)
+    assert rel(p_block, exact.p_block) < 0.10, (svc, exact)  # 4 standard deviations
 
 
 def test_client_latency_is_the_service_sojourn_over_an_ideal_link() -> None:
@@ -101,8 +102,8 @@ def test_littles_law_holds_on_the_sample_path(name: str) -> None:
     s = cached_summary(name)
     svc = _service(s)
     lam = svc["served"] / _window(truth_scenario(name), s)
-    assert rel(svc["mean_in_system"], lam * svc["mean_sojourn_seconds"]) < 2e-3, svc
-    assert rel(svc["mean_in_queue"], lam * svc["mean_wait_seconds"]) < 2e-3, svc
+    assert rel(svc["mean_in_system"], lam * svc["mean_sojourn_seconds"]) < 1e-4, svc
+    assert rel(svc["mean_in_queue"], lam * svc["mean_wait_seconds"]) < 1e-4, svc
     # L - Lq is the mean number of busy servers, utilisation x servers.
     workers = truth_scenario(name).services["queue"].workers
     assert rel(svc["mean_in_system"] - svc["mean_in_queue"], svc["utilisation"] * workers) < 1e-6, svc
@@ -113,10 +114,10 @@ REPLICATIONS = 10
 
 # name, arrival rate, exact, duration (simulated seconds), warm-up
 LONG: list[tuple[str, float, theory.QueueMetrics, float, float]] = [
-    ("mm1", 0.8, theory.mm1(0.8, 1.0), 150_000.0, 5_000.0),
-    ("md1", 0.9, theory.md1(0.9, 1.0), 150_000.0, 10_000.0),
-    ("mmc", 3.6, theory.mmc(3.6, 1.0, 4), 60_000.0, 5_000.0),
-    ("mmck", 1.8, theory.mmck(1.8, 1.0, 2, 5), 30_000.0, 1_000.0),
+    ("mm1", 0.8, theory.mm1(0.8, 1.0), 700_000.0, 5_000.0),
+    ("md1", 0.9, theory.md1(0.9, 1.0), 500_000.0, 5_000.0),
+    ("mmc", 3.6, theory.mmc(3.6, 1.0, 4), 320_000.0, 5_000.0),
+    ("mmck", 1.8, theory.mmck(1.8, 1.0, 2, 5), 100_000.0, 1_000.0),
 ]
 
 
