@@ -2,7 +2,7 @@
 
 Each run happens in a fresh subprocess, which reports its peak resident set
 size above the baseline taken after every import (``ru_maxrss`` is the
-process's peak). The model is the full stack of benchmarks/scenarios.py on a
+process's peak). The model is the full stack of benchmarks/bench_scenarios.py on a
 service with unlimited workers (so any rate is stable), 1 s bins and a 15 s
 scrape interval, for 1000 simulated seconds: 10 k requests at 10/s and 1 M
 requests at 1000/s. Target: the two peaks within 20 MB of each other.

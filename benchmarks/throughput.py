@@ -7,7 +7,7 @@ Four measurements of the same M/M/4 model (λ = 3.2, μ = 1, 200 k customers):
 - ``plain``: our simulator with no resilience feature (one attempt, no breaker);
 - ``full``: our simulator with 5% transient errors, 3 attempts with full
   jitter, a count-window breaker, a per-attempt timeout, a deadline and
-  metrics on (benchmarks/scenarios.py).
+  metrics on (benchmarks/bench_scenarios.py).
 
 Each is repeated ``--repeats`` times in interleaved order; the median is
 reported. Targets: full ÷ simpy ≥ 0.6 and plain ÷ ciw ≥ 2.
@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from baselines import ciw_mmc, simpy_mmc
 
-from scenarios import full_stack, plain_mmc
+from bench_scenarios import full_stack, plain_mmc
 
 TARGET_FULL_OVER_SIMPY = 0.6
 TARGET_PLAIN_OVER_CIW = 2.0

@@ -3,6 +3,17 @@
 from __future__ import annotations
 
 from ._config import ConfigError
+from .admission import (
+    AIMDConfig,
+    AIMDLimit,
+    Bulkhead,
+    BulkheadConfig,
+    ConcurrencyLimiter,
+    GradientConfig,
+    GradientLimit,
+    TokenBucketConfig,
+    TokenBucketRateLimiter,
+)
 from .backoff import (
     AdditiveJitter,
     Backoff,
@@ -16,30 +27,71 @@ from .backoff import (
     NoJitter,
     ProportionalJitter,
 )
+from .breaker import BreakerConfig, BreakerRegistry, BreakerState, CircuitBreaker
+from .budget import (
+    AdaptiveThrottle,
+    AdaptiveThrottleConfig,
+    BudgetConfig,
+    GrpcRetryThrottle,
+    GrpcRetryThrottleConfig,
+    RatioBudget,
+    RatioBudgetConfig,
+    TokenBucketBudget,
+    TokenBucketBudgetConfig,
+)
 from .classify import Classifier, ClassifierConfig, parse_retry_after
 from .clock import Clock, ManualClock, MonotonicClock, SystemWallClock, WallClock
 from .deadline import Deadline, current_deadline, deadline_scope
+from .drivers import (
+    AsyncDriver,
+    BreakerOpenError,
+    BudgetExhaustedError,
+    DeadlineExceededError,
+    RequestFailed,
+    SyncDriver,
+    resilient,
+)
 from .events import EventKind, Listener, TraceEvent
 from .execution import Execution
+from .fallback import Fallback, FallbackConfig, FallbackResult, Tier
+from .idempotency import IdempotencyConfig, IdempotencyStore, KeyState
 from .outcome import FailureReason, Outcome, OutcomeKind, TimeoutPhase, TimeoutSource
 from .pipeline import Pipeline
+from .pipeline_config import PipelineConfig
 from .protocols import BreakerLike, BudgetLike
 from .retry import RetryConfig
 from .rng import RandomSource
 from .steps import Attempt, Done, GiveUp, Step, Wait
+from .timeouts import LayeredTimeouts, PropagationConfig, TimeoutRecord, TimeoutRegistry
 
 __all__ = [
+    "AIMDConfig",
+    "AIMDLimit",
+    "AdaptiveThrottle",
+    "AdaptiveThrottleConfig",
     "AdditiveJitter",
+    "AsyncDriver",
     "Attempt",
     "Backoff",
+    "BreakerConfig",
     "BreakerLike",
+    "BreakerOpenError",
+    "BreakerRegistry",
+    "BreakerState",
+    "BudgetConfig",
+    "BudgetExhaustedError",
     "BudgetLike",
+    "Bulkhead",
+    "BulkheadConfig",
+    "CircuitBreaker",
     "Classifier",
     "ClassifierConfig",
     "Clock",
+    "ConcurrencyLimiter",
     "ConfigError",
     "ConstantBackoff",
     "Deadline",
+    "DeadlineExceededError",
     "DecorrelatedJitter",
     "Done",
     "EqualJitter",
@@ -47,9 +99,20 @@ __all__ = [
     "Execution",
     "ExponentialBackoff",
     "FailureReason",
+    "Fallback",
+    "FallbackConfig",
+    "FallbackResult",
     "FullJitter",
     "GiveUp",
+    "GradientConfig",
+    "GradientLimit",
+    "GrpcRetryThrottle",
+    "GrpcRetryThrottleConfig",
+    "IdempotencyConfig",
+    "IdempotencyStore",
     "Jitter",
+    "KeyState",
+    "LayeredTimeouts",
     "LinearBackoff",
     "Listener",
     "ManualClock",
@@ -58,17 +121,31 @@ __all__ = [
     "Outcome",
     "OutcomeKind",
     "Pipeline",
+    "PipelineConfig",
+    "PropagationConfig",
     "ProportionalJitter",
     "RandomSource",
+    "RatioBudget",
+    "RatioBudgetConfig",
+    "RequestFailed",
     "RetryConfig",
     "Step",
+    "SyncDriver",
     "SystemWallClock",
+    "Tier",
     "TimeoutPhase",
+    "TimeoutRecord",
+    "TimeoutRegistry",
     "TimeoutSource",
+    "TokenBucketBudget",
+    "TokenBucketBudgetConfig",
+    "TokenBucketConfig",
+    "TokenBucketRateLimiter",
     "TraceEvent",
     "Wait",
     "WallClock",
     "current_deadline",
     "deadline_scope",
     "parse_retry_after",
+    "resilient",
 ]

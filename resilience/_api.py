@@ -23,7 +23,17 @@ from typing import Any
 
 __all__ = ["PACKAGES", "documentation", "render"]
 
-PACKAGES: tuple[str, ...] = ("resilience", "resilience.metrics")
+PACKAGES: tuple[str, ...] = (
+    "resilience",
+    "resilience.admission",
+    "resilience.breaker",
+    "resilience.budget",
+    "resilience.drivers",
+    "resilience.fallback",
+    "resilience.idempotency",
+    "resilience.metrics",
+    "resilience.timeouts",
+)
 """The modules whose ``__all__`` is the public API."""
 
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
@@ -135,7 +145,7 @@ def _attribute_doc(name: str, obj: Any) -> str | None:
 def documentation(name: str, obj: Any) -> str | None:
     """The docstring of an exported name: its own, or an attribute docstring for data."""
     if isinstance(obj, type) or callable(obj) or inspect.ismodule(obj):
-        return _own_doc(obj)
+        return _own_doc(obj) or _attribute_doc(name, obj)  # aliases carry an attribute docstring
     return _attribute_doc(name, obj)
 
 

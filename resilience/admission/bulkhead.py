@@ -61,9 +61,12 @@ class Admitted:
 
 
 ADMITTED = Admitted()
+"""The answer to a ``try_enter`` that got a slot at once."""
 
 
 class TicketState(enum.Enum):
+    """Where a queued ticket stands: waiting, admitted, expired or cancelled."""
+
     WAITING = "waiting"
     ADMITTED = "admitted"
     EXPIRED = "expired"

@@ -55,6 +55,7 @@ from .window import FAILED, SLOW, CountWindow, TimeWindow, Window
 __all__ = ["CircuitBreaker", "StateListener"]
 
 StateListener = Callable[[str, BreakerState, BreakerState, float], None]
+"""Called as ``(name, from_state, to_state, now)`` after each transition."""
 Transition = tuple[BreakerState, BreakerState, float]
 
 _CLOSED = BreakerState.CLOSED

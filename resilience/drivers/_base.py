@@ -18,6 +18,7 @@ from ..steps import Attempt
 __all__ = ["DriverOptions", "ResultClassifier", "exception_outcome", "http_result_classifier"]
 
 ResultClassifier = Callable[[Any], Outcome]
+"""Maps a returned value (e.g. an HTTP response) to the attempt's ``Outcome``."""
 """Maps a returned value to an outcome (e.g. an HTTP response with a 5xx status to an error)."""
 
 _OPTIONS = frozenset(

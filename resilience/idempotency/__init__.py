@@ -22,7 +22,6 @@ from .store import (
 )
 
 __all__ = [
-    "TRANSITIONS",
     "BeginResult",
     "CasResult",
     "IdempotencyConfig",
@@ -38,6 +37,7 @@ __all__ = [
     "New",
     "Replay",
     "ReplayedFailure",
+    "TRANSITIONS",
     "async_idempotent_call",
     "can_transition",
     "check_transition",

@@ -25,6 +25,7 @@ TRANSITIONS: Mapping[KeyState, frozenset[KeyState]] = {
     KeyState.SUCCEEDED: frozenset(),
     KeyState.FAILED: frozenset(),
 }
+"""The legal moves of the key state machine: pending → succeeded | failed."""
 
 
 class IllegalTransition(ValueError):

@@ -128,6 +128,7 @@ class KeyConflict:
 
 
 BeginResult = New | InProgress | Replay | KeyConflict
+"""What ``IdempotencyStore.begin`` answers."""
 
 
 @dataclass(frozen=True, slots=True)
