@@ -20,8 +20,14 @@ __all__ = ["install"]
 class _OpenLoop:
     """Poisson arrivals with a piecewise-constant rate (exact: the exponential is memoryless)."""
 
-    def __init__(self, env: simpy.Environment, g: GroupRT, steps: list[tuple[float, float]],
-                 gen: np.random.Generator, pick: BlockRandom) -> None:
+    def __init__(
+        self,
+        env: simpy.Environment,
+        g: GroupRT,
+        steps: list[tuple[float, float]],
+        gen: np.random.Generator,
+        pick: BlockRandom,
+    ) -> None:
         self.env, self.g, self.steps = env, g, steps
         self.exp1 = BlockRandom(lambda n: gen.exponential(1.0, n))
         self.pick = pick
@@ -53,8 +59,15 @@ class _OpenLoop:
 class _Thinned:
     """Poisson arrivals with rate ``rate_at(t)`` by thinning a Poisson stream at the peak rate."""
 
-    def __init__(self, env: simpy.Environment, g: GroupRT, rate_at: Callable[[float], float], peak: float,
-                 gen: np.random.Generator, pick: BlockRandom) -> None:
+    def __init__(
+        self,
+        env: simpy.Environment,
+        g: GroupRT,
+        rate_at: Callable[[float], float],
+        peak: float,
+        gen: np.random.Generator,
+        pick: BlockRandom,
+    ) -> None:
         self.env, self.g, self.rate_at, self.peak = env, g, rate_at, peak
         self.exp1 = BlockRandom(lambda n: gen.exponential(1.0, n))
         self.u = BlockRandom(lambda n: gen.random(n))
@@ -68,8 +81,13 @@ class _Thinned:
         call_later(self.env, self.exp1() / self.peak, self._candidate)
 
 
-def _closed(env: simpy.Environment, g: GroupRT, wl: ClosedLoop | Fixed, think: Callable[[], float],
-            on_all_done: Callable[[], None]) -> None:
+def _closed(
+    env: simpy.Environment,
+    g: GroupRT,
+    wl: ClosedLoop | Fixed,
+    think: Callable[[], float],
+    on_all_done: Callable[[], None],
+) -> None:
     """Users that send a request, wait for its end, think, and go again (``Fixed``: a set number)."""
     fixed = isinstance(wl, Fixed)
     users = 1 if fixed else wl.concurrency  # type: ignore[union-attr]
@@ -102,10 +120,16 @@ def _closed(env: simpy.Environment, g: GroupRT, wl: ClosedLoop | Fixed, think: C
             call_later(env, 0.0, lambda _ev, i=i, cb=cb: g.start(i, cb))
 
 
-def install(env: simpy.Environment, g: GroupRT, wl: Workload, gen: Callable[[str], np.random.Generator],
-            on_all_done: Callable[[], None]) -> Any:
+def install(
+    env: simpy.Environment,
+    g: GroupRT,
+    wl: Workload,
+    gen: Callable[[str], np.random.Generator],
+    on_all_done: Callable[[], None],
+) -> Any:
     """Start ``wl``'s arrivals for group ``g``; ``gen(purpose)`` gives the group's streams."""
-    pick = BlockRandom(lambda n, _g=gen("instances"): _g.random(n))
+    pick_gen = gen("instances")
+    pick = BlockRandom(lambda n: pick_gen.random(n))
     if isinstance(wl, Poisson):
         return _OpenLoop(env, g, [(0.0, wl.rate)], gen("arrivals"), pick)
     if isinstance(wl, Schedule):
@@ -115,7 +139,8 @@ def install(env: simpy.Environment, g: GroupRT, wl: Workload, gen: Callable[[str
     if isinstance(wl, Burst):
         if wl.rate > 0:
             _OpenLoop(env, g, [(0.0, wl.rate)], gen("arrivals"), pick)
-        bpick = BlockRandom(lambda n, _g=gen("burst"): _g.random(n))
+        burst_gen = gen("burst")
+        bpick = BlockRandom(lambda n: burst_gen.random(n))
         for k in range(wl.count):
             at = wl.at + (wl.spread * k / wl.count if wl.count else 0.0)
             call_later(env, at, lambda _ev: g.start(int(bpick() * g.instances)))

@@ -34,9 +34,14 @@ def _run(args: argparse.Namespace) -> int:
         lat = s["latency_seconds"]
         print(f"{s['scenario']} seed={s['seed']} simulated {s['sim_seconds']:.1f} s")
         print(f"  requests {s['requests']}  attempts {s['attempts']}  amplification {s['amplification']}")
-        print(f"  successes {s['successes']}  success_ratio {s['success_ratio']}  goodput_ratio {s['goodput_ratio']}")
-        print(f"  failures {json.dumps(s['failures'])}  degraded {json.dumps(s['degraded'])}  "
-              f"in flight at end {s['in_flight_at_end']}")
+        print(
+            f"  successes {s['successes']}  success_ratio {s['success_ratio']}"
+            f"  goodput_ratio {s['goodput_ratio']}"
+        )
+        print(
+            f"  failures {json.dumps(s['failures'])}  degraded {json.dumps(s['degraded'])}  "
+            f"in flight at end {s['in_flight_at_end']}"
+        )
         print(f"  latency mean {lat['mean']} p50 {lat['p50']} p99 {lat['p99']}")
         print(f"  recovery_seconds {s['recovery_seconds']}")
     return 0

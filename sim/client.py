@@ -33,7 +33,18 @@ KINDS = tuple(k.value for k in OutcomeKind)
 class Call:
     """One attempt in flight (a CAS attempt makes two trips: read, then write)."""
 
-    __slots__ = ("req", "done", "op", "version", "error", "stage", "svc_arrival", "svc_start", "phase", "sent")
+    __slots__ = (
+        "done",
+        "error",
+        "op",
+        "phase",
+        "req",
+        "sent",
+        "stage",
+        "svc_arrival",
+        "svc_start",
+        "version",
+    )
 
     def __init__(self, req: Request, op: int, phase: TimeoutPhase | None, now: float) -> None:
         self.req = req
@@ -104,7 +115,7 @@ class Call:
 class Request(CallbackRequest):
     """One logical request of one client instance."""
 
-    __slots__ = ("g", "inst", "t0", "counted", "done_cb")
+    __slots__ = ("counted", "done_cb", "g", "inst", "t0")
 
     def send(self, step: Attempt) -> None:
         g = self.g
@@ -135,9 +146,19 @@ class Request(CallbackRequest):
 class GroupRT:
     """A client group: its instances' pipelines, its link and service, and its counters."""
 
-    def __init__(self, env: simpy.Environment, name: str, cfg: ClientGroup, service: ServiceRT,
-                 link: LinkRT | None, pipelines: list[Pipeline], classifier: Classifier,
-                 warmup: float, slo: float, recorder: Recorder) -> None:
+    def __init__(
+        self,
+        env: simpy.Environment,
+        name: str,
+        cfg: ClientGroup,
+        service: ServiceRT,
+        link: LinkRT | None,
+        pipelines: list[Pipeline],
+        classifier: Classifier,
+        warmup: float,
+        slo: float,
+        recorder: Recorder,
+    ) -> None:
         self.env = env
         self.name = name
         self.cfg = cfg

@@ -46,7 +46,10 @@ def table(results: list[RunResult]) -> str:
         ("goodput ratio", lambda s: s["goodput_ratio"]),
         ("p99 latency (s)", lambda s: s["latency_seconds"]["p99"]),
         ("failures", lambda s: sum(s["failures"].values())),
-        ("breaker opened", lambda s: sum(b["opened"] for b in s["breakers"].values()) if s["breakers"] else "-"),
+        (
+            "breaker opened",
+            lambda s: sum(b["opened"] for b in s["breakers"].values()) if s["breakers"] else "-",
+        ),
         ("recovery (s)", lambda s: s["recovery_seconds"]),
     ]
     names = [r.summary["scenario"] for r in results]
@@ -62,8 +65,16 @@ def html_report(results: list[RunResult], path: Path) -> Path:
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    fig = make_subplots(rows=3, cols=1, shared_xaxes=True, subplot_titles=(
-        "goodput (successes within SLO) per second", "attempts per second", "service queue length"))
+    fig = make_subplots(
+        rows=3,
+        cols=1,
+        shared_xaxes=True,
+        subplot_titles=(
+            "goodput (successes within SLO) per second",
+            "attempts per second",
+            "service queue length",
+        ),
+    )
     for r in results:
         b = r.bins
         name = r.summary["scenario"]
@@ -84,8 +95,9 @@ def html_report(results: list[RunResult], path: Path) -> Path:
     return path
 
 
-def run_demo(out: Path | None = None, *, seed: int = 1, duration: float | None = None,
-             progress: bool = True) -> tuple[list[RunResult], Path | None]:
+def run_demo(
+    out: Path | None = None, *, seed: int = 1, duration: float | None = None, progress: bool = True
+) -> tuple[list[RunResult], Path | None]:
     """Run both sides; print nothing; return the results and the report path (if ``out``)."""
     results = [run(sc, seed, progress=progress) for sc in demo_scenarios(duration)]
     report = None

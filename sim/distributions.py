@@ -130,8 +130,11 @@ class TruncatedNormal(Distribution):
         if self.std == 0:
             return abs(self.mean) if self.fold else self.mean
         if self.fold:
-            return float(stats.foldnorm(abs(self.mean) / self.std, scale=self.std).expect(
-                lambda x: x, lb=self.low, ub=self.high, conditional=True))
+            return float(
+                stats.foldnorm(abs(self.mean) / self.std, scale=self.std).expect(
+                    lambda x: x, lb=self.low, ub=self.high, conditional=True
+                )
+            )
         a, b = (self.low - self.mean) / self.std, (self.high - self.mean) / self.std
         return float(stats.truncnorm(a, b, loc=self.mean, scale=self.std).mean())
 
@@ -196,8 +199,12 @@ class Empirical(Distribution):
     values: tuple[float, ...] = field(
         default=(0.0,),
         metadata=rule(
-            lambda v: len(v) >= 1
-            and all(isinstance(x, (int, float)) and not isinstance(x, bool) and 0 <= x < math.inf for x in v),
+            lambda v: (
+                len(v) >= 1
+                and all(
+                    isinstance(x, (int, float)) and not isinstance(x, bool) and 0 <= x < math.inf for x in v
+                )
+            ),
             "must be a non-empty list of finite numbers >= 0",
         ),
     )

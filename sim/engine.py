@@ -35,16 +35,29 @@ def _pipelines(sc: Scenario, name: str, streams: Streams, tracker: BreakerTracke
             from resilience.breaker import CircuitBreaker
 
             assert tracker is not None
-            breaker = CircuitBreaker(cfg.breaker, name=edge, rng=streams.uniform(key, "breaker"),
-                                     state_listeners=[tracker.listener(i)])
+            breaker = CircuitBreaker(
+                cfg.breaker,
+                name=edge,
+                rng=streams.uniform(key, "breaker"),
+                state_listeners=[tracker.listener(i)],
+            )
         budget = None if cfg.budget is None else cfg.budget.build(streams.uniform(key, "budget"), name=edge)
-        out.append(Pipeline(cfg.retry, breaker=breaker, budget=budget, classifier=classifier,
-                            rng=streams.uniform(key, "jitter"), name=edge))
+        out.append(
+            Pipeline(
+                cfg.retry,
+                breaker=breaker,
+                budget=budget,
+                classifier=classifier,
+                rng=streams.uniform(key, "jitter"),
+                name=edge,
+            )
+        )
     return out
 
 
-def _faults(env: simpy.Environment, sc: Scenario, services: dict[str, ServiceRT],
-            links: dict[str, LinkRT]) -> None:
+def _faults(
+    env: simpy.Environment, sc: Scenario, services: dict[str, ServiceRT], links: dict[str, LinkRT]
+) -> None:
     for f in sc.faults:
         svc, link = services.get(f.target), links.get(f.target)
 
@@ -88,13 +101,23 @@ def run(scenario: Scenario, seed: int = 0, *, progress: bool = False) -> RunResu
     streams = Streams(seed)
     rec = Recorder(env, sc.duration, sc.bin_width, sc.scrape_interval)
     services = {
-        name: ServiceRT(env, name, cfg, streams.generator(f"services.{name}", "service"),
-                        streams.generator(f"services.{name}", "errors"), sc.warmup)
+        name: ServiceRT(
+            env,
+            name,
+            cfg,
+            streams.generator(f"services.{name}", "service"),
+            streams.generator(f"services.{name}", "errors"),
+            sc.warmup,
+        )
         for name, cfg in sc.services.items()
     }
     links = {
-        name: LinkRT(name, cfg, streams.generator(f"links.{name}", "latency"),
-                     streams.generator(f"links.{name}", "loss"))
+        name: LinkRT(
+            name,
+            cfg,
+            streams.generator(f"links.{name}", "latency"),
+            streams.generator(f"links.{name}", "loss"),
+        )
         for name, cfg in sc.links.items()
     }
     rec.services = list(services.values())
@@ -116,14 +139,28 @@ def run(scenario: Scenario, seed: int = 0, *, progress: bool = False) -> RunResu
         tracker = BreakerTracker(cfg.instances, sc.warmup) if cfg.breaker is not None else None
         if tracker is not None:
             rec.breakers[name] = tracker
-        g = GroupRT(env, name, cfg, services[cfg.target], None if cfg.link is None else links[cfg.link],
-                    _pipelines(sc, name, streams, tracker), Classifier(cfg.classifier), sc.warmup,
-                    sc.slo_latency, rec)
+        g = GroupRT(
+            env,
+            name,
+            cfg,
+            services[cfg.target],
+            None if cfg.link is None else links[cfg.link],
+            _pipelines(sc, name, streams, tracker),
+            Classifier(cfg.classifier),
+            sc.warmup,
+            sc.slo_latency,
+            rec,
+        )
         groups[name] = g
         rec.groups.append(g)
     for name, g in groups.items():
-        install(env, g, sc.clients[name].workload,
-                lambda purpose, name=name: streams.generator(f"clients.{name}", purpose), group_done)
+        install(
+            env,
+            g,
+            sc.clients[name].workload,
+            lambda purpose, name=name: streams.generator(f"clients.{name}", purpose),
+            group_done,
+        )
     _faults(env, sc, services, links)
     for s in services.values():
         call_later(env, sc.warmup, s.mark_warmup)

@@ -30,7 +30,7 @@ def _bounds(i: int) -> tuple[float, float]:
 class LogHistogram:
     """Counts per bucket plus exact count, sum, min and max; ``merge`` adds another."""
 
-    __slots__ = ("counts", "n", "total", "lo", "hi")
+    __slots__ = ("counts", "hi", "lo", "n", "total")
 
     def __init__(self) -> None:
         self.counts: dict[int, int] = {}

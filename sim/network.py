@@ -14,7 +14,7 @@ LOST = -1.0
 class LinkRT:
     """``delay()`` gives a message's one-way delay, or ``LOST``."""
 
-    __slots__ = ("name", "_latency", "_loss", "_loss_u", "partitioned", "extra", "lost", "messages")
+    __slots__ = ("_latency", "_loss", "_loss_u", "extra", "lost", "messages", "name", "partitioned")
 
     def __init__(self, name: str, cfg: Link, latency_gen: np.random.Generator, loss_gen: np.random.Generator):
         from .streams import BlockRandom

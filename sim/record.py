@@ -96,7 +96,7 @@ class Recorder:
         self.env = env
         self.bin_width = bin_width
         self.scrape = scrape
-        n = int(math.ceil(duration)) + 2
+        n = math.ceil(duration) + 2
         self.offered_s = [0] * n  # per arrival second, counted or not
         self.good_s = [0] * n
         self.groups: list[GroupRT] = []
@@ -146,8 +146,13 @@ class Recorder:
             return
         base = {"bin_start": start, "bin_end": end}
         for g in self.groups:
-            cum: dict[str, Any] = {"offered": g.offered, "attempts": g.attempts, "successes": g.successes,
-                                   "goodput": g.good, "retries": sum(g.retries.values())}
+            cum: dict[str, Any] = {
+                "offered": g.offered,
+                "attempts": g.attempts,
+                "successes": g.successes,
+                "goodput": g.good,
+                "retries": sum(g.retries.values()),
+            }
             for r, v in g.failures.items():
                 cum[f"failures_{r}"] = v
             for r, v in g.degraded.items():
@@ -157,8 +162,17 @@ class Recorder:
             d["degraded"] = sum(v for k, v in d.items() if k.startswith("degraded_"))
             h = g.lat_bin
             qs = h.quantiles(QUANTILES)
-            row = {**base, "entity_kind": "client", "entity": g.name, **d, "in_flight": g.in_flight,
-                   "latency_mean": h.mean, "latency_p50": qs[0], "latency_p90": qs[1], "latency_p99": qs[2]}
+            row = {
+                **base,
+                "entity_kind": "client",
+                "entity": g.name,
+                **d,
+                "in_flight": g.in_flight,
+                "latency_mean": h.mean,
+                "latency_p50": qs[0],
+                "latency_p90": qs[1],
+                "latency_p99": qs[2],
+            }
             budgets = [p.budget for p in g.pipelines if p.budget is not None]
             if budgets:
                 row["budget_tokens"] = sum(b.available(end) for b in budgets) / len(budgets)
@@ -168,19 +182,42 @@ class Recorder:
             if tr is not None:
                 opened = sum(v for (_, new), v in tr.transitions.items() if new == "open")
                 d2 = self._diff("b:" + g.name, {"breaker_opened": opened})
-                self.rows.append({**base, "entity_kind": "breaker", "entity": g.edge, **d2,
-                                  "breaker_open_fraction": tr.take_area(end) / (width * tr.n),
-                                  **{f"breakers_{s}": c for s, c in tr.counts.items()}})
+                self.rows.append(
+                    {
+                        **base,
+                        "entity_kind": "breaker",
+                        "entity": g.edge,
+                        **d2,
+                        "breaker_open_fraction": tr.take_area(end) / (width * tr.n),
+                        **{f"breakers_{s}": c for s, c in tr.counts.items()},
+                    }
+                )
         for s in self.services:
             s._acc(end)
-            cum = {"arrivals": s.arrivals, "served": s.served, "queue_full": s.queue_full,
-                   "refused": s.refused, "errors": s.errors_sent, "_busy": s.area_busy, "_queue": s.area_queue}
+            cum = {
+                "arrivals": s.arrivals,
+                "served": s.served,
+                "queue_full": s.queue_full,
+                "refused": s.refused,
+                "errors": s.errors_sent,
+                "_busy": s.area_busy,
+                "_queue": s.area_queue,
+            }
             d = self._diff("s:" + s.name, cum)
             busy, queue = d.pop("_busy"), d.pop("_queue")
             util = busy / (s.workers * width) if s.workers < math.inf else math.nan
-            self.rows.append({**base, "entity_kind": "service", "entity": s.name, **d,
-                              "queue_length": s.queued, "in_service": s.busy, "utilisation": util,
-                              "in_system_mean": (busy + queue) / width})
+            self.rows.append(
+                {
+                    **base,
+                    "entity_kind": "service",
+                    "entity": s.name,
+                    **d,
+                    "queue_length": s.queued,
+                    "in_service": s.busy,
+                    "utilisation": util,
+                    "in_system_mean": (busy + queue) / width,
+                }
+            )
         self._bin_start = end
 
     def scrape_now(self, t: float) -> None:
@@ -207,7 +244,9 @@ class Recorder:
             for p, v in g.timeouts.items():
                 timeouts[p] = timeouts.get(p, 0) + v
             for res, h in g.req_hist.items():
-                add(("resilience_request_duration_seconds", (*n, ("result", res)), (tuple(h), g.req_sum[res])))
+                add(
+                    ("resilience_request_duration_seconds", (*n, ("result", res)), (tuple(h), g.req_sum[res]))
+                )
             for k, h in g.att_hist.items():
                 add(("resilience_attempt_duration_seconds", (*n, ("outcome", k)), (tuple(h), g.att_sum[k])))
             budgets = [p.budget for p in g.pipelines if p.budget is not None]

@@ -34,8 +34,9 @@ def _finite(x: float) -> float | None:
     return None if x is None or math.isnan(x) else x
 
 
-def recovery_seconds(offered: list[int], good: list[int], warmup: float, fault_start: float,
-                     fault_end: float, horizon: float) -> float | None:
+def recovery_seconds(
+    offered: list[int], good: list[int], warmup: float, fault_start: float, fault_end: float, horizon: float
+) -> float | None:
     """Seconds from ``fault_end`` to the first 5 s window (1 s grid, by arrival) whose every second
     has goodput/offered ≥ 95% of the pre-fault ratio (warm-up to first fault); None if never."""
     pre = range(math.ceil(warmup), math.floor(fault_start))
@@ -53,8 +54,13 @@ def recovery_seconds(offered: list[int], good: list[int], warmup: float, fault_s
 
 def _latency(h: LogHistogram) -> dict[str, float | None]:
     q = h.quantiles((0.5, 0.9, 0.99, 0.999))
-    return {"mean": _finite(h.mean), "p50": _finite(q[0]), "p90": _finite(q[1]), "p99": _finite(q[2]),
-            "p999": _finite(q[3])}
+    return {
+        "mean": _finite(h.mean),
+        "p50": _finite(q[0]),
+        "p90": _finite(q[1]),
+        "p99": _finite(q[2]),
+        "p999": _finite(q[3]),
+    }
 
 
 def _sum_dicts(ds: list[dict[str, int]]) -> dict[str, int]:
@@ -68,8 +74,16 @@ def _sum_dicts(ds: list[dict[str, int]]) -> dict[str, int]:
 class RunResult:
     """What one run produced: ``summary`` (dict), ``bins`` (DataFrame), ``series`` (OpenMetrics text)."""
 
-    def __init__(self, scenario: Scenario, seed: int, end: float, groups: dict[str, GroupRT],
-                 services: dict[str, ServiceRT], links: dict[str, LinkRT], rec: Recorder) -> None:
+    def __init__(
+        self,
+        scenario: Scenario,
+        seed: int,
+        end: float,
+        groups: dict[str, GroupRT],
+        services: dict[str, ServiceRT],
+        links: dict[str, LinkRT],
+        rec: Recorder,
+    ) -> None:
         self.scenario = scenario
         self.seed = seed
         self.sim_seconds = end
@@ -94,7 +108,9 @@ class RunResult:
             "goodput": g.c_good,
         }
 
-    def _summarise(self, groups: dict[str, GroupRT], services: dict[str, ServiceRT], rec: Recorder) -> dict[str, Any]:
+    def _summarise(
+        self, groups: dict[str, GroupRT], services: dict[str, ServiceRT], rec: Recorder
+    ) -> dict[str, Any]:
         sc = self.scenario
         per = {name: self._group(g) for name, g in groups.items()}
         requests = sum(p["requests"] for p in per.values())
@@ -114,12 +130,21 @@ class RunResult:
             per[name]["amplification"] = _ratio(g.c_attempts, g.c_requests)
         breakers = {}
         for name, tr in rec.breakers.items():
-            breakers[groups[name].edge] = {"opened": tr.opened, "open_seconds": tr.open_seconds / tr.n,
-                                           "peak_open_fraction": tr.peak}
+            breakers[groups[name].edge] = {
+                "opened": tr.opened,
+                "open_seconds": tr.open_seconds / tr.n,
+                "peak_open_fraction": tr.peak,
+            }
         recovery = None
         if sc.faults:
-            recovery = recovery_seconds(rec.offered_s, rec.good_s, sc.warmup, min(f.start for f in sc.faults),
-                                        max(f.end for f in sc.faults), self.sim_seconds - sc.slo_latency)
+            recovery = recovery_seconds(
+                rec.offered_s,
+                rec.good_s,
+                sc.warmup,
+                min(f.start for f in sc.faults),
+                max(f.end for f in sc.faults),
+                self.sim_seconds - sc.slo_latency,
+            )
         span = max(self.sim_seconds - sc.warmup, 1e-12)
         svc = {}
         for name, s in services.items():
@@ -165,7 +190,7 @@ class RunResult:
     # -- bins and series ---------------------------------------------------------------
     @cached_property
     def bins(self) -> pd.DataFrame:
-        """One row per time bin × entity (client group, breaker, service)."""
+        """One row per time bin x entity (client group, breaker, service)."""
         import pandas as pd
 
         df = pd.DataFrame(self._rows)

@@ -77,7 +77,9 @@ class Service(Config):
 
     workers: int = field(default=1, metadata=rule(lambda v: 0 <= v <= 1_000_000, "must be in 0..1000000"))
     queue: int = field(default=-1, metadata=rule(lambda v: v >= -1, "must be >= 0, or -1 for unbounded"))
-    discipline: str = field(default="fifo", metadata=rule(lambda v: v in ("fifo", "lifo"), "must be fifo or lifo"))
+    discipline: str = field(
+        default="fifo", metadata=rule(lambda v: v in ("fifo", "lifo"), "must be fifo or lifo")
+    )
     service_time: Distribution = ZERO
     load_latency: LoadLatency | None = None
     errors: tuple[ErrorSpec, ...] = ()
@@ -112,7 +114,6 @@ class Fault(Config):
         return self.start + self.duration
 
 
-
 @dataclass(frozen=True, slots=True)
 class Outage(Fault):
     """The service refuses new connections (connection refused)."""
@@ -136,7 +137,7 @@ class CapacityDrop(Fault):
 
 @dataclass(frozen=True, slots=True)
 class LatencySpike(Fault):
-    """Service: service times × ``factor``. Link: one-way latency + ``add`` seconds."""
+    """Service: service times x ``factor``. Link: one-way latency + ``add`` seconds."""
 
     kind = "latency_spike"
     target_kind: ClassVar[str] = "service or link"
@@ -194,7 +195,9 @@ class ClientGroup(Config):
     instances: int = field(default=1, metadata=rule(lambda v: 1 <= v <= 1_000_000, "must be in 1..1000000"))
     workload: Workload = field(default_factory=Poisson)
     link: str | None = None
-    operation: str = field(default="call", metadata=rule(lambda v: v in ("call", "cas"), "must be call or cas"))
+    operation: str = field(
+        default="call", metadata=rule(lambda v: v in ("call", "cas"), "must be call or cas")
+    )
     idempotent: bool = True
     retry: RetryConfig = field(default_factory=lambda: RetryConfig(max_attempts=1))
     breaker: Any = None
@@ -261,8 +264,12 @@ class Scenario(Config):
             if f.start < self.warmup:
                 raise ConfigError("Scenario", f"{where}.start", f.start, f"must be >= warmup ({self.warmup})")
             if f.end > self.duration:
-                raise ConfigError("Scenario", f"{where}.duration", f.duration,
-                                  f"must end by the scenario's duration ({self.duration})")
+                raise ConfigError(
+                    "Scenario",
+                    f"{where}.duration",
+                    f.duration,
+                    f"must end by the scenario's duration ({self.duration})",
+                )
 
     @property
     def fixed(self) -> bool:

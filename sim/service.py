@@ -31,8 +31,9 @@ class ServiceRT:
     ``REFUSED`` or ``CONFLICT`` (the client's classifier turns it into an outcome).
     """
 
-    def __init__(self, env: simpy.Environment, name: str, cfg: Service, service_gen: Any, error_gen: Any,
-                 warmup: float) -> None:
+    def __init__(
+        self, env: simpy.Environment, name: str, cfg: Service, service_gen: Any, error_gen: Any, warmup: float
+    ) -> None:
         self.env = env
         self.name = name
         self.cfg = cfg

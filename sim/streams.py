@@ -51,7 +51,7 @@ class Streams:
 class BlockRandom:
     """Serves floats one at a time from blocks drawn by ``draw(n)``; has ``random()``."""
 
-    __slots__ = ("_draw", "_buf", "_i", "_n")
+    __slots__ = ("_buf", "_draw", "_i", "_n")
 
     def __init__(self, draw: Callable[[int], np.ndarray]) -> None:
         self._draw = draw

@@ -13,8 +13,17 @@ if TYPE_CHECKING:
 
 __all__ = ["flatten", "run_many"]
 
-SCALARS = ("sim_seconds", "requests", "attempts", "successes", "in_flight_at_end", "success_ratio",
-           "goodput_ratio", "amplification", "recovery_seconds")
+SCALARS = (
+    "sim_seconds",
+    "requests",
+    "attempts",
+    "successes",
+    "in_flight_at_end",
+    "success_ratio",
+    "goodput_ratio",
+    "amplification",
+    "recovery_seconds",
+)
 
 
 def flatten(summary: dict[str, Any]) -> dict[str, Any]:
@@ -40,8 +49,9 @@ def _one(scenario: Scenario, seed: int) -> dict[str, Any]:
     return run(scenario, seed).summary
 
 
-def run_many(scenarios: Scenario | Iterable[Scenario], seeds: Iterable[int] = (0,),
-             executor: Executor | None = None) -> pd.DataFrame:
+def run_many(
+    scenarios: Scenario | Iterable[Scenario], seeds: Iterable[int] = (0,), executor: Executor | None = None
+) -> pd.DataFrame:
     """Run every scenario with every seed; one row per run (process pool unless ``executor`` is given).
 
     Any ``concurrent.futures.Executor`` works, e.g. a Dask cluster's ``client.get_executor()``.

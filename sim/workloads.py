@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 
@@ -93,7 +94,7 @@ def _steps(v: tuple[tuple[float, float], ...]) -> bool:
             if isinstance(x, bool) or not isinstance(x, (int, float)) or not (0 <= x < math.inf):
                 return False
         times.append(t)
-    return times[0] == 0 and all(a < b for a, b in zip(times, times[1:], strict=False))
+    return times[0] == 0 and all(a < b for a, b in itertools.pairwise(times))
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,5 +116,7 @@ class Fixed(Workload):
     """``requests`` per instance, one after the other; the run ends when all have finished."""
 
     kind = "fixed"
-    requests: int = field(default=1, metadata=rule(lambda v: 1 <= v <= 100_000_000, "must be in 1..100000000"))
+    requests: int = field(
+        default=1, metadata=rule(lambda v: 1 <= v <= 100_000_000, "must be in 1..100000000")
+    )
     think: Distribution = ZERO

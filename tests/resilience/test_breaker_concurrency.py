@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import itertools
 import random
-import time
 from collections.abc import Callable
 
 from concurrency import BreakerTally, breaker_violations, hammer, swap_lock
@@ -93,7 +92,6 @@ def run_once(*, no_op_lock: bool) -> tuple[list[str], CircuitBreaker]:
 
 
 def test_invariants_hold_under_contention() -> None:
-    t0 = time.monotonic()
     broken, breaker = run_once(no_op_lock=False)
     assert broken == []
     m = breaker.metrics()
@@ -103,7 +101,6 @@ def test_invariants_hold_under_contention() -> None:
     )
     assert (BreakerState.HALF_OPEN, BreakerState.CLOSED) in m.transitions
     assert m.not_permitted > 0 and m.ignored > 0 and m.released > 0 and m.slow_failed > 0
-    assert time.monotonic() - t0 < 15
 
 
 def test_negative_control_no_op_lock_breaks_an_invariant() -> None:

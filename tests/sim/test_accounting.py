@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from simcase import identity, small
+
 from resilience import RetryConfig
 from resilience.breaker import BreakerConfig
 from resilience.budget import TokenBucketBudgetConfig
@@ -42,7 +43,7 @@ def test_in_flight_counted_independently_when_requests_hang() -> None:
     s = run(sc, 2).summary
     req, parts = identity(s)
     assert req == parts
-    assert s["in_flight_at_end"] > 100  # ~5 s × 50/s lost for good
+    assert s["in_flight_at_end"] > 100  # ~5 s x 50/s lost for good
 
 
 def test_local_rejections_are_not_attempts_and_are_failure_causes() -> None:
@@ -90,7 +91,10 @@ def test_closed_loop_and_cas_fixed_runs_balance() -> None:
         slo_latency=1.0,
         clients={
             "c": ClientGroup(
-                target="row", instances=20, operation="cas", workload=Fixed(requests=2),
+                target="row",
+                instances=20,
+                operation="cas",
+                workload=Fixed(requests=2),
                 retry=RetryConfig(max_attempts=1000),
             )
         },

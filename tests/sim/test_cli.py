@@ -12,9 +12,25 @@ from sim.cli import main
 ROOT = Path(__file__).resolve().parents[2]
 
 KEYS = {
-    "scenario", "seed", "sim_seconds", "requests", "attempts", "calls", "successes", "failures",
-    "failure_evidence", "in_flight_at_end", "success_ratio", "goodput_ratio", "amplification",
-    "latency_seconds", "degraded", "breakers", "recovery_seconds", "groups", "services",
+    "scenario",
+    "seed",
+    "sim_seconds",
+    "requests",
+    "attempts",
+    "calls",
+    "successes",
+    "failures",
+    "failure_evidence",
+    "in_flight_at_end",
+    "success_ratio",
+    "goodput_ratio",
+    "amplification",
+    "latency_seconds",
+    "degraded",
+    "breakers",
+    "recovery_seconds",
+    "groups",
+    "services",
 }
 
 
@@ -27,8 +43,22 @@ def _scenario(tmp_path: Path) -> Path:
 
 def test_run_json_has_every_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     series, bins = tmp_path / "s.om", tmp_path / "b.csv"
-    assert main(["run", str(_scenario(tmp_path)), "--seed", "3", "--json", "--series", str(series),
-                 "--bins", str(bins)]) == 0
+    assert (
+        main(
+            [
+                "run",
+                str(_scenario(tmp_path)),
+                "--seed",
+                "3",
+                "--json",
+                "--series",
+                str(series),
+                "--bins",
+                str(bins),
+            ]
+        )
+        == 0
+    )
     s = json.loads(capsys.readouterr().out)
     assert set(s) == KEYS
     assert s["seed"] == 3 and s["scenario"] == "retry-storm-resilient"

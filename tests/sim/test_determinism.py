@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 import numpy as np
-
 from simcase import small
+
 from sim import ClientGroup, Exponential, Poisson, Service, Streams, run
 from sim.streams import stable_key
 
@@ -21,7 +21,12 @@ def _cli_json(hashseed: str, scenario: Path) -> str:
     env = {**os.environ, "PYTHONHASHSEED": hashseed, "PYTHONPATH": str(ROOT)}
     out = subprocess.run(
         [sys.executable, "-m", "sim.cli", "run", str(scenario), "--seed", "7", "--json"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=True,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     )
     return out.stdout
 
@@ -29,9 +34,9 @@ def _cli_json(hashseed: str, scenario: Path) -> str:
 def test_identical_json_across_processes_with_different_hash_seeds(tmp_path: Path) -> None:
     p = tmp_path / "d.toml"
     p.write_text(
-        (ROOT / "scenarios" / "retry_storm_resilient.toml").read_text(encoding="utf-8").replace(
-            "duration = 120.0", "duration = 50.0"
-        ),
+        (ROOT / "scenarios" / "retry_storm_resilient.toml")
+        .read_text(encoding="utf-8")
+        .replace("duration = 120.0", "duration = 50.0"),
         encoding="utf-8",
     )
     a = _cli_json("1", p)
@@ -56,8 +61,12 @@ def test_stable_key_is_fixed() -> None:
 
 
 def test_adding_a_component_leaves_other_streams_alone() -> None:
-    base = small(faults=(), links={}, clients={"web": ClientGroup(target="api", workload=Poisson(rate=50.0))},
-                 services={"api": Service(workers=0, service_time=Exponential(mean=0.02))})
+    base = small(
+        faults=(),
+        links={},
+        clients={"web": ClientGroup(target="api", workload=Poisson(rate=50.0))},
+        services={"api": Service(workers=0, service_time=Exponential(mean=0.02))},
+    )
     more = dataclasses.replace(
         base,
         clients={**base.clients, "batch": ClientGroup(target="other", workload=Poisson(rate=80.0))},

@@ -53,92 +53,222 @@ CASES = [
     ("clients.web.fallback", "", "clients.web.fallback='': must be a non-empty string"),
     ("clients.web.retry.max_attempts", 0, "clients.web.retry.max_attempts=0: must be in 1..1000"),
     ("clients.web.retry.attempt_timeout", 0, "clients.web.retry.attempt_timeout=0.0: must be > 0 and finite"),
-    ("clients.web.retry.backoff", {"type": "exponential", "cap": -1},
-     "clients.web.retry.backoff.cap=-1.0: must be > 0 and finite"),
-    ("clients.web.retry.backoff", {"type": "exponential", "jitter": {"type": "x"}},
-     "clients.web.retry.backoff.jitter.type='x': must be one of additive, decorrelated, equal, full, none, proportional"),
-    ("clients.web.breaker", {"failure_rate_threshold": 0}, "clients.web.breaker.failure_rate_threshold=0.0: must be in (0, 1]"),
-    ("clients.web.budget", {"type": "x"},
-     "clients.web.budget.type='x': must be one of adaptive, grpc, ratio, token_bucket"),
+    (
+        "clients.web.retry.backoff",
+        {"type": "exponential", "cap": -1},
+        "clients.web.retry.backoff.cap=-1.0: must be > 0 and finite",
+    ),
+    (
+        "clients.web.retry.backoff",
+        {"type": "exponential", "jitter": {"type": "x"}},
+        "clients.web.retry.backoff.jitter.type='x': must be one of additive, decorrelated, equal, full, none, proportional",
+    ),
+    (
+        "clients.web.breaker",
+        {"failure_rate_threshold": 0},
+        "clients.web.breaker.failure_rate_threshold=0.0: must be in (0, 1]",
+    ),
+    (
+        "clients.web.budget",
+        {"type": "x"},
+        "clients.web.budget.type='x': must be one of adaptive, grpc, ratio, token_bucket",
+    ),
     ("clients.web.budget", {"type": "token_bucket", "capacity": 0}, "clients.web.budget.capacity=0: must be"),
-    ("clients.web.classifier", {"transient_statuses": [99]},
-     "clients.web.classifier.transient_statuses=(99,): must be HTTP status codes 100..599"),
+    (
+        "clients.web.classifier",
+        {"transient_statuses": [99]},
+        "clients.web.classifier.transient_statuses=(99,): must be HTTP status codes 100..599",
+    ),
     # workloads
-    ("clients.web.workload", {"type": "x"},
-     "clients.web.workload.type='x': must be one of burst, closed, fixed, poisson, ramp, schedule"),
+    (
+        "clients.web.workload",
+        {"type": "x"},
+        "clients.web.workload.type='x': must be one of burst, closed, fixed, poisson, ramp, schedule",
+    ),
     ("clients.web.workload.rate", 0, "clients.web.workload.rate=0.0: must be > 0 and finite"),
-    ("clients.web.workload", {"type": "closed", "concurrency": 0},
-     "clients.web.workload.concurrency=0: must be in 1..100000"),
-    ("clients.web.workload", {"type": "ramp", "from_rate": 0, "to_rate": 0},
-     "clients.web.workload.to_rate=0.0: from_rate and to_rate must not both be 0"),
-    ("clients.web.workload", {"type": "ramp", "length": 0}, "clients.web.workload.length=0.0: must be > 0 and finite"),
-    ("clients.web.workload", {"type": "burst", "count": -1}, "clients.web.workload.count=-1: must be in 0..100000000"),
-    ("clients.web.workload", {"type": "burst", "spread": -1}, "clients.web.workload.spread=-1.0: must be >= 0 and finite"),
-    ("clients.web.workload", {"type": "schedule", "steps": [[1, 5]]},
-     "clients.web.workload.steps=((1, 5),): must be [[time, rate], …] pairs >= 0, starting at time 0, times increasing"),
-    ("clients.web.workload", {"type": "fixed", "requests": 0}, "clients.web.workload.requests=0: must be in 1..100000000"),
+    (
+        "clients.web.workload",
+        {"type": "closed", "concurrency": 0},
+        "clients.web.workload.concurrency=0: must be in 1..100000",
+    ),
+    (
+        "clients.web.workload",
+        {"type": "ramp", "from_rate": 0, "to_rate": 0},
+        "clients.web.workload.to_rate=0.0: from_rate and to_rate must not both be 0",
+    ),
+    (
+        "clients.web.workload",
+        {"type": "ramp", "length": 0},
+        "clients.web.workload.length=0.0: must be > 0 and finite",
+    ),
+    (
+        "clients.web.workload",
+        {"type": "burst", "count": -1},
+        "clients.web.workload.count=-1: must be in 0..100000000",
+    ),
+    (
+        "clients.web.workload",
+        {"type": "burst", "spread": -1},
+        "clients.web.workload.spread=-1.0: must be >= 0 and finite",
+    ),
+    (
+        "clients.web.workload",
+        {"type": "schedule", "steps": [[1, 5]]},
+        "clients.web.workload.steps=((1, 5),): must be [[time, rate], …] pairs >= 0, starting at time 0, times increasing",
+    ),
+    (
+        "clients.web.workload",
+        {"type": "fixed", "requests": 0},
+        "clients.web.workload.requests=0: must be in 1..100000000",
+    ),
     # services
     ("services.api.workers", -1, "services.api.workers=-1: must be in 0..1000000"),
     ("services.api.queue", -2, "services.api.queue=-2: must be >= 0, or -1 for unbounded"),
     ("services.api.discipline", "random", "services.api.discipline='random': must be fifo or lifo"),
-    ("services.api.service_time", {"type": "exponential", "mean": 0},
-     "services.api.service_time.mean=0.0: must be > 0 and finite"),
-    ("services.api.service_time", {"type": "uniform", "low": 2, "high": 1},
-     "services.api.service_time.high=1.0: must be >= low (2.0)"),
-    ("services.api.service_time", {"type": "constant", "value": -1},
-     "services.api.service_time.value=-1.0: must be >= 0 and finite"),
-    ("services.api.service_time", {"type": "truncated_normal", "std": -1},
-     "services.api.service_time.std=-1.0: must be >= 0 and finite"),
-    ("services.api.service_time", {"type": "truncated_normal", "low": 2, "high": 1},
-     "services.api.service_time.high=1.0: must be > low (2.0)"),
-    ("services.api.service_time", {"type": "lognormal", "median": 0},
-     "services.api.service_time.median=0.0: must be > 0 and finite"),
-    ("services.api.service_time", {"type": "mixture", "components": []},
-     "services.api.service_time.components=(): must have at least one component"),
-    ("services.api.service_time", {"type": "mixture", "components": [{"weight": 0}]},
-     "services.api.service_time.components[0].weight=0.0: must be > 0 and finite"),
-    ("services.api.service_time", {"type": "empirical", "values": []},
-     "services.api.service_time.values=(): must be a non-empty list of finite numbers >= 0"),
-    ("services.api.load_latency", {"per_in_flight": -1},
-     "services.api.load_latency.per_in_flight=-1.0: must be >= 0 and finite"),
+    (
+        "services.api.service_time",
+        {"type": "exponential", "mean": 0},
+        "services.api.service_time.mean=0.0: must be > 0 and finite",
+    ),
+    (
+        "services.api.service_time",
+        {"type": "uniform", "low": 2, "high": 1},
+        "services.api.service_time.high=1.0: must be >= low (2.0)",
+    ),
+    (
+        "services.api.service_time",
+        {"type": "constant", "value": -1},
+        "services.api.service_time.value=-1.0: must be >= 0 and finite",
+    ),
+    (
+        "services.api.service_time",
+        {"type": "truncated_normal", "std": -1},
+        "services.api.service_time.std=-1.0: must be >= 0 and finite",
+    ),
+    (
+        "services.api.service_time",
+        {"type": "truncated_normal", "low": 2, "high": 1},
+        "services.api.service_time.high=1.0: must be > low (2.0)",
+    ),
+    (
+        "services.api.service_time",
+        {"type": "lognormal", "median": 0},
+        "services.api.service_time.median=0.0: must be > 0 and finite",
+    ),
+    (
+        "services.api.service_time",
+        {"type": "mixture", "components": []},
+        "services.api.service_time.components=(): must have at least one component",
+    ),
+    (
+        "services.api.service_time",
+        {"type": "mixture", "components": [{"weight": 0}]},
+        "services.api.service_time.components[0].weight=0.0: must be > 0 and finite",
+    ),
+    (
+        "services.api.service_time",
+        {"type": "empirical", "values": []},
+        "services.api.service_time.values=(): must be a non-empty list of finite numbers >= 0",
+    ),
+    (
+        "services.api.load_latency",
+        {"per_in_flight": -1},
+        "services.api.load_latency.per_in_flight=-1.0: must be >= 0 and finite",
+    ),
     ("services.api.load_latency", {"threshold": -1}, "services.api.load_latency.threshold=-1: must be >= 0"),
-    ("services.api.errors", [{"probability": 2, "status": 500}],
-     "services.api.errors[0].probability=2.0: must be in [0, 1]"),
-    ("services.api.errors", [{"probability": 0.1}],
-     "services.api.errors[0].status=None: exactly one of status, sqlstate, refuse must be set"),
-    ("services.api.errors", [{"probability": 0.1, "status": 700}], "services.api.errors[0].status=700: must be in 100..599"),
-    ("services.api.errors", [{"probability": 0.1, "sqlstate": "4"}],
-     "services.api.errors[0].sqlstate='4': must be a 5-character SQLSTATE"),
-    ("services.api.errors", [{"probability": 0.1, "refuse": True, "retry_after": 1}],
-     "services.api.errors[0].retry_after=1.0: needs status"),
-    ("services.api.errors", [{"probability": 0.1, "status": 503, "retry_after": -1}],
-     "services.api.errors[0].retry_after=-1.0: must be >= 0 and finite"),
-    ("services.api.errors", [{"probability": 0.6, "status": 500}, {"probability": 0.6, "status": 503}],
-     "services.api.errors="),
+    (
+        "services.api.errors",
+        [{"probability": 2, "status": 500}],
+        "services.api.errors[0].probability=2.0: must be in [0, 1]",
+    ),
+    (
+        "services.api.errors",
+        [{"probability": 0.1}],
+        "services.api.errors[0].status=None: exactly one of status, sqlstate, refuse must be set",
+    ),
+    (
+        "services.api.errors",
+        [{"probability": 0.1, "status": 700}],
+        "services.api.errors[0].status=700: must be in 100..599",
+    ),
+    (
+        "services.api.errors",
+        [{"probability": 0.1, "sqlstate": "4"}],
+        "services.api.errors[0].sqlstate='4': must be a 5-character SQLSTATE",
+    ),
+    (
+        "services.api.errors",
+        [{"probability": 0.1, "refuse": True, "retry_after": 1}],
+        "services.api.errors[0].retry_after=1.0: needs status",
+    ),
+    (
+        "services.api.errors",
+        [{"probability": 0.1, "status": 503, "retry_after": -1}],
+        "services.api.errors[0].retry_after=-1.0: must be >= 0 and finite",
+    ),
+    (
+        "services.api.errors",
+        [{"probability": 0.6, "status": 500}, {"probability": 0.6, "status": 503}],
+        "services.api.errors=",
+    ),
     # links
     ("links.lan.loss", 1, "links.lan.loss=1.0: must be in [0, 1)"),
-    ("links.lan.latency", {"type": "uniform", "low": -1}, "links.lan.latency.low=-1.0: must be >= 0 and finite"),
+    (
+        "links.lan.latency",
+        {"type": "uniform", "low": -1},
+        "links.lan.latency.low=-1.0: must be >= 0 and finite",
+    ),
     # faults
-    ("faults", [{"type": "outage", "target": "api", "start": 1, "duration": 1}],
-     "faults[0].start=1.0: must be >= warmup (5.0)"),
-    ("faults", [{"type": "outage", "target": "api", "start": 10, "duration": 0}],
-     "faults[0].duration=0.0: must be > 0 and finite"),
-    ("faults", [{"type": "outage", "target": "api", "start": 10, "duration": 25}],
-     "faults[0].duration=25.0: must end by the scenario's duration (30.0)"),
-    ("faults", [{"type": "outage", "target": "lan", "start": 10, "duration": 1}],
-     "faults[0].target='lan': must name a service"),
-    ("faults", [{"type": "partition", "target": "api", "start": 10, "duration": 1}],
-     "faults[0].target='api': must name a link"),
-    ("faults", [{"type": "latency_spike", "target": "x", "start": 10, "duration": 1}],
-     "faults[0].target='x': must name a service or link"),
-    ("faults", [{"type": "latency_spike", "target": "api", "start": 10, "duration": 1, "factor": 0}],
-     "faults[0].factor=0.0: must be > 0 and finite"),
-    ("faults", [{"type": "capacity_drop", "target": "api", "start": 10, "duration": 1, "workers": -1}],
-     "faults[0].workers=-1: must be >= 0"),
-    ("faults", [{"type": "error_burst", "target": "api", "start": 10, "duration": 1, "error": {"probability": 1}}],
-     "faults[0].error.status=None: exactly one of status, sqlstate, refuse must be set"),
-    ("faults", [{"type": "meteor", "target": "api", "start": 10, "duration": 1}],
-     "faults[0].type='meteor': must be one of capacity_drop, error_burst, latency_spike, outage, partition"),
+    (
+        "faults",
+        [{"type": "outage", "target": "api", "start": 1, "duration": 1}],
+        "faults[0].start=1.0: must be >= warmup (5.0)",
+    ),
+    (
+        "faults",
+        [{"type": "outage", "target": "api", "start": 10, "duration": 0}],
+        "faults[0].duration=0.0: must be > 0 and finite",
+    ),
+    (
+        "faults",
+        [{"type": "outage", "target": "api", "start": 10, "duration": 25}],
+        "faults[0].duration=25.0: must end by the scenario's duration (30.0)",
+    ),
+    (
+        "faults",
+        [{"type": "outage", "target": "lan", "start": 10, "duration": 1}],
+        "faults[0].target='lan': must name a service",
+    ),
+    (
+        "faults",
+        [{"type": "partition", "target": "api", "start": 10, "duration": 1}],
+        "faults[0].target='api': must name a link",
+    ),
+    (
+        "faults",
+        [{"type": "latency_spike", "target": "x", "start": 10, "duration": 1}],
+        "faults[0].target='x': must name a service or link",
+    ),
+    (
+        "faults",
+        [{"type": "latency_spike", "target": "api", "start": 10, "duration": 1, "factor": 0}],
+        "faults[0].factor=0.0: must be > 0 and finite",
+    ),
+    (
+        "faults",
+        [{"type": "capacity_drop", "target": "api", "start": 10, "duration": 1, "workers": -1}],
+        "faults[0].workers=-1: must be >= 0",
+    ),
+    (
+        "faults",
+        [{"type": "error_burst", "target": "api", "start": 10, "duration": 1, "error": {"probability": 1}}],
+        "faults[0].error.status=None: exactly one of status, sqlstate, refuse must be set",
+    ),
+    (
+        "faults",
+        [{"type": "meteor", "target": "api", "start": 10, "duration": 1}],
+        "faults[0].type='meteor': must be one of capacity_drop, error_burst, latency_spike, outage, partition",
+    ),
 ]
 
 
@@ -151,9 +281,14 @@ def test_rule_message(path: str, value: Any, message: str) -> None:
 
 def test_file_errors_name_the_file(tmp_path: Path) -> None:
     p = tmp_path / "x.toml"
-    p.write_text('duration = 10\nslo_latency = 1\n[clients.web]\ntarget = "api"\n[clients.web.retry]\n'
-                 'max_attempts = 0\n[services.api]\n', encoding="utf-8")
-    with pytest.raises(ScenarioError, match=r"x\.toml: clients\.web\.retry\.max_attempts=0: must be in 1\.\.1000"):
+    p.write_text(
+        'duration = 10\nslo_latency = 1\n[clients.web]\ntarget = "api"\n[clients.web.retry]\n'
+        "max_attempts = 0\n[services.api]\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(
+        ScenarioError, match=r"x\.toml: clients\.web\.retry\.max_attempts=0: must be in 1\.\.1000"
+    ):
         load_scenario(p)
     p.write_text("duration = = 1", encoding="utf-8")
     with pytest.raises(ScenarioError, match=r"x\.toml: <toml>="):

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from simcase import small
+
 from resilience.breaker import BreakerConfig
 from resilience.budget import TokenBucketBudgetConfig
 from resilience.metrics.catalog import CATALOG
@@ -22,8 +23,11 @@ def _series_run() -> str:
     group = sc.clients["web"]
     import dataclasses
 
-    group = dataclasses.replace(group, breaker=BreakerConfig(window_size=20, minimum_calls=10, wait_in_open=1.0),
-                                budget=TokenBucketBudgetConfig(capacity=50))
+    group = dataclasses.replace(
+        group,
+        breaker=BreakerConfig(window_size=20, minimum_calls=10, wait_in_open=1.0),
+        budget=TokenBucketBudgetConfig(capacity=50),
+    )
     return run(dataclasses.replace(sc, clients={"web": group}), 1).series
 
 
@@ -67,8 +71,13 @@ def test_promtool_backfill_counts_every_sample(tmp_path: Path) -> None:
     src.write_text(text, encoding="utf-8")
     samples = [ln for ln in text.splitlines() if not ln.startswith("#")]
     series = {ln.rsplit(" ", 2)[0] for ln in samples}
-    out = subprocess.run([promtool, "tsdb", "create-blocks-from", "openmetrics", str(src), str(tmp_path / "data")],
-                         capture_output=True, text=True, timeout=120, check=True).stdout
+    out = subprocess.run(
+        [promtool, "tsdb", "create-blocks-from", "openmetrics", str(src), str(tmp_path / "data")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
     rows = [ln.split() for ln in out.splitlines() if re.match(r"^[0-9A-Z]{26}\s", ln)]
     assert rows, out
     assert sum(int(r[4]) for r in rows) == len(samples)

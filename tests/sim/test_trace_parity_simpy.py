@@ -13,12 +13,12 @@ import simpy
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "resilience"))
 
-from scripted import RUNNERS, Reply, Run, failure, outcome_of, play  # noqa: E402
-from test_trace_parity import SCRIPTS, make_pipeline  # noqa: E402
+from scripted import RUNNERS, Reply, Run, failure, outcome_of, play
+from test_trace_parity import SCRIPTS, make_pipeline
 
-from resilience import Attempt, Done, EventKind, ManualClock, Outcome, Pipeline, TimeoutPhase, TraceEvent  # noqa: E402
-from resilience.steps import GiveUp  # noqa: E402
-from sim.driver import CallbackRequest, SimPyDriver, call_later  # noqa: E402
+from resilience import Attempt, Done, EventKind, ManualClock, Outcome, Pipeline, TimeoutPhase, TraceEvent
+from resilience.steps import GiveUp
+from sim.driver import CallbackRequest, SimPyDriver, call_later
 
 
 def _waits(trace: list[TraceEvent]) -> list[float]:
@@ -93,7 +93,14 @@ def run_callbacks(pipeline: Pipeline, script: Sequence[Reply], clock: ManualCloc
     env = simpy.Environment(initial_time=clock.now())
     trace: list[TraceEvent] = []
     req = _ScriptedRequest(env, pipeline.begin(env.now, trace=trace, **options))
-    req.calls, req.clock, req.pipeline, req.script, req.value, req.result = 0, clock, pipeline, script, None, None
+    req.calls, req.clock, req.pipeline, req.script, req.value, req.result = (
+        0,
+        clock,
+        pipeline,
+        script,
+        None,
+        None,
+    )
     req.start()
     env.run()
     if isinstance(req.result, Done):
