@@ -31,7 +31,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from baselines import ciw_mmc, simpy_mmc
-
 from bench_scenarios import full_stack, plain_mmc
 
 TARGET_FULL_OVER_SIMPY = 0.6

@@ -108,6 +108,8 @@ class Call:
         if g.service.cancel_on_timeout:
             g.service.cancel(self)
         outcome = Outcome.timeout(self.phase or TimeoutPhase.ATTEMPT)
+        p = outcome.phase.value  # type: ignore[union-attr]
+        g.timeouts[p] = g.timeouts.get(p, 0) + 1
         g.attempt_done(req, self, outcome)
         req.deliver(outcome)
 
@@ -182,15 +184,18 @@ class GroupRT:
         self.degraded: dict[str, int] = {}
         self.retries: dict[str, int] = {}
         self.rejections: dict[str, int] = {}
-        self.attempt_kinds: dict[str, int] = {}
+        self._att: dict[int, list[Any]] = {}  # id(outcome) -> [outcome, kind label, histogram, sum]
         self.timeouts: dict[str, int] = {}
         self.calls = [0, 0, 0]
-        self.lat_bin = LogHistogram()  # successes finishing in the current bin
+        self.lat_bin = LogHistogram()  # successes finishing in the current bin (arrived before warm-up)
+        self.lat_bin_counted = LogHistogram()  # … arrived after warm-up; merged into c_latency at each cut
+        self.success_sum = 0.0
         self.buckets = rec_buckets = recorder.buckets
         self.req_hist = {r: [0] * (len(rec_buckets) + 1) for r in ("success", "failure", "degraded")}
-        self.req_sum = {r: 0.0 for r in self.req_hist}
-        self.att_hist: dict[str, list[int]] = {}
-        self.att_sum: dict[str, float] = {}
+        self.req_sum = {r: 0.0 for r in ("failure", "degraded")}
+        self._h_success = self.req_hist["success"]
+        self.offered_s = recorder.offered_s
+        self.good_s = recorder.good_s
         # summary counters: requests arriving after warm-up only
         self.c_requests = self.c_attempts = self.c_successes = self.c_good = self.c_in_flight = 0
         self.c_failures: dict[str, int] = {}
@@ -215,7 +220,7 @@ class GroupRT:
         if counted:
             self.c_requests += 1
             self.c_in_flight += 1
-        self.rec.arrival(now, counted)
+        self.offered_s[int(now)] += 1
         req.start()
 
     def count_call(self, req: Request, op: int) -> None:
@@ -257,19 +262,24 @@ class GroupRT:
         return out
 
     def attempt_done(self, req: Request, c: Call, outcome: Outcome) -> None:
-        kind = outcome.kind._value_  # type: ignore[attr-defined]
-        ak = self.attempt_kinds
-        ak[kind] = ak.get(kind, 0) + 1
+        # outcomes here are long-lived (SUCCESS, cached verdicts, timeout singletons): key them by identity
+        entry = self._att.get(id(outcome))
+        if entry is None:
+            entry = self._att[id(outcome)] = [outcome, outcome.kind.value, [0] * (len(self.buckets) + 1), 0.0]
         dur = self.env._now - c.sent  # type: ignore[attr-defined]
-        h = self.att_hist.get(kind)
-        if h is None:
-            h = self.att_hist[kind] = [0] * (len(self.buckets) + 1)
-            self.att_sum[kind] = 0.0
-        h[bisect_left(self.buckets, dur)] += 1
-        self.att_sum[kind] += dur
-        if outcome.phase is not None:
-            p = outcome.phase._value_  # type: ignore[attr-defined]
-            self.timeouts[p] = self.timeouts.get(p, 0) + 1
+        entry[2][bisect_left(self.buckets, dur)] += 1
+        entry[3] += dur
+
+    def attempt_stats(self) -> dict[str, tuple[list[int], float]]:
+        """Attempt-duration histogram and sum per outcome kind (cumulative)."""
+        out: dict[str, tuple[list[int], float]] = {}
+        for _, kind, hist, total in self._att.values():
+            if kind in out:
+                h, s = out[kind]
+                out[kind] = ([a + b for a, b in zip(h, hist, strict=True)], s + total)
+            else:
+                out[kind] = (list(hist), total)
+        return dict(sorted(out.items()))
 
     def finished(self, req: Request, step: Done | GiveUp) -> None:
         now = self.env._now  # type: ignore[attr-defined]
@@ -280,18 +290,19 @@ class GroupRT:
             self.c_in_flight -= 1
         if type(step) is Done:
             self.successes += 1
-            self.lat_bin.add(latency)
-            self.req_hist["success"][bisect_left(self.buckets, latency)] += 1
-            self.req_sum["success"] += latency
+            self._h_success[bisect_left(self.buckets, latency)] += 1
+            self.success_sum += latency
             good = latency <= self.slo
             if good:
                 self.good += 1
+                self.good_s[int(req.t0)] += 1
             if counted:
                 self.c_successes += 1
-                self.c_latency.add(latency)
+                self.lat_bin_counted.add(latency)
                 if good:
                     self.c_good += 1
-            self.rec.goodput(req.t0, counted, good)
+            else:
+                self.lat_bin.add(latency)
             return
         reason = step.reason._value_  # type: ignore[union-attr]
         if reason in ("breaker_open", "budget_exhausted"):
@@ -313,4 +324,4 @@ class GroupRT:
                 per[ev] = per.get(ev, 0) + 1
             else:
                 self.c_degraded[tier] = self.c_degraded.get(tier, 0) + 1
-        self.rec.goodput(req.t0, counted, False)
+

@@ -15,6 +15,7 @@ import simpy
 from resilience.metrics.catalog import LATENCY_BUCKETS
 
 from .driver import call_later
+from .histogram import LogHistogram
 
 if TYPE_CHECKING:
     from .client import GroupRT
@@ -160,7 +161,8 @@ class Recorder:
             d = self._diff("g:" + g.name, cum)
             d["failures"] = sum(v for k, v in d.items() if k.startswith("failures_"))
             d["degraded"] = sum(v for k, v in d.items() if k.startswith("degraded_"))
-            h = g.lat_bin
+            h = LogHistogram.merged((g.lat_bin, g.lat_bin_counted))
+            g.c_latency.merge(g.lat_bin_counted)
             qs = h.quantiles(QUANTILES)
             row = {
                 **base,
@@ -176,7 +178,7 @@ class Recorder:
             budgets = [p.budget for p in g.pipelines if p.budget is not None]
             if budgets:
                 row["budget_tokens"] = sum(b.available(end) for b in budgets) / len(budgets)
-            g.lat_bin = type(h)()
+            g.lat_bin, g.lat_bin_counted = LogHistogram(), LogHistogram()
             self.rows.append(row)
             tr = self.breakers.get(g.name)
             if tr is not None:
@@ -233,8 +235,9 @@ class Recorder:
                 add(("resilience_requests_total", (*n, ("result", "degraded"), ("reason", r)), v))
             if g.fallback is not None:
                 add(("resilience_fallbacks_total", (*n, ("tier", g.fallback)), sum(g.degraded.values())))
-            for k, v in g.attempt_kinds.items():
-                add(("resilience_attempts_total", (*n, ("outcome", k)), v))
+            attempts = g.attempt_stats()
+            for k, (h, _) in attempts.items():
+                add(("resilience_attempts_total", (*n, ("outcome", k)), sum(h)))
             for c, v in g.retries.items():
                 add(("resilience_retries_total", (*n, ("cause", c)), v))
             if "retry_after_clamped" in g.retries:

@@ -61,7 +61,7 @@ CASES = [
     (
         "clients.web.retry.backoff",
         {"type": "exponential", "jitter": {"type": "x"}},
-        "clients.web.retry.backoff.jitter.type='x': must be one of additive, decorrelated, equal, full, none, proportional",
+        "clients.web.retry.backoff.jitter.type='x': must be one of additive, decorrelated, equal, full, none, proportional",  # noqa: E501
     ),
     (
         "clients.web.breaker",
@@ -114,7 +114,7 @@ CASES = [
     (
         "clients.web.workload",
         {"type": "schedule", "steps": [[1, 5]]},
-        "clients.web.workload.steps=((1, 5),): must be [[time, rate], …] pairs >= 0, starting at time 0, times increasing",
+        "clients.web.workload.steps=((1, 5),): must be [[time, rate], …] pairs >= 0, starting at time 0, times increasing",  # noqa: E501
     ),
     (
         "clients.web.workload",
@@ -267,7 +267,7 @@ CASES = [
     (
         "faults",
         [{"type": "meteor", "target": "api", "start": 10, "duration": 1}],
-        "faults[0].type='meteor': must be one of capacity_drop, error_burst, latency_spike, outage, partition",
+        "faults[0].type='meteor': must be one of capacity_drop, error_burst, latency_spike, outage, partition",  # noqa: E501
     ),
 ]
 
