@@ -16,7 +16,7 @@ system-tools:
 	@bash scripts/install-system-tools.sh
 
 demo: $(STAMP)
-	$(PY) examples/library_demo.py
+	$(PY) -m sim.cli demo --out out/demo
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

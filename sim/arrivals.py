@@ -56,6 +56,23 @@ class _OpenLoop:
         self._schedule(self.env._now)  # type: ignore[attr-defined]
 
 
+class _Poisson:
+    """Poisson arrivals at a constant rate (the common case, kept lean)."""
+
+    def __init__(
+        self, env: simpy.Environment, g: GroupRT, rate: float, gen: np.random.Generator, pick: BlockRandom
+    ) -> None:
+        self.env, self.g = env, g
+        self.gap = BlockRandom(lambda n: gen.exponential(1.0 / rate, n))
+        self.pick = pick
+        self.n = g.instances
+        call_later(env, self.gap(), self._arrive)
+
+    def _arrive(self, _ev: object) -> None:
+        self.g.start(int(self.pick() * self.n))
+        call_later(self.env, self.gap(), self._arrive)
+
+
 class _Thinned:
     """Poisson arrivals with rate ``rate_at(t)`` by thinning a Poisson stream at the peak rate."""
 
@@ -131,14 +148,14 @@ def install(
     pick_gen = gen("instances")
     pick = BlockRandom(lambda n: pick_gen.random(n))
     if isinstance(wl, Poisson):
-        return _OpenLoop(env, g, [(0.0, wl.rate)], gen("arrivals"), pick)
+        return _Poisson(env, g, wl.rate, gen("arrivals"), pick)
     if isinstance(wl, Schedule):
         return _OpenLoop(env, g, [(float(t), float(r)) for t, r in wl.steps], gen("arrivals"), pick)
     if isinstance(wl, Ramp):
         return _Thinned(env, g, wl.rate_at, wl.peak_rate(), gen("arrivals"), pick)
     if isinstance(wl, Burst):
         if wl.rate > 0:
-            _OpenLoop(env, g, [(0.0, wl.rate)], gen("arrivals"), pick)
+            _Poisson(env, g, wl.rate, gen("arrivals"), pick)
         burst_gen = gen("burst")
         bpick = BlockRandom(lambda n: burst_gen.random(n))
         for k in range(wl.count):

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left
+from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import simpy
 
 from resilience.classify import Classifier
+from resilience.execution import Execution
 from resilience.outcome import SUCCESS, FailureReason, Outcome, OutcomeKind, TimeoutPhase
 from resilience.pipeline import Pipeline
 from resilience.steps import Attempt, Done, GiveUp, Wait
@@ -119,6 +122,24 @@ class Request(CallbackRequest):
 
     __slots__ = ("counted", "done_cb", "g", "inst", "t0")
 
+    def __init__(
+        self,
+        env: simpy.Environment,
+        ex: Execution,
+        g: GroupRT,
+        inst: int,
+        t0: float,
+        counted: bool,
+        done_cb: Callable[[Request], None] | None,
+    ) -> None:
+        self.env = env
+        self.ex = ex
+        self.g = g
+        self.inst = inst
+        self.t0 = t0
+        self.counted = counted
+        self.done_cb = done_cb
+
     def send(self, step: Attempt) -> None:
         g = self.g
         env = self.env
@@ -129,8 +150,15 @@ class Request(CallbackRequest):
         if self.counted:
             g.c_attempts += 1
         g.count_call(self, op)
-        if step.timeout < _INF:
-            call_later(env, step.timeout, c.timed_out)
+        timeout = step.timeout
+        if timeout < _INF:
+            if timeout == g.attempt_timeout:
+                g.expiry.append((now + timeout, c))
+                if not g.armed:
+                    g.armed = True
+                    call_later(env, timeout, g.expire)
+            else:
+                call_later(env, timeout, c.timed_out)
         g.transmit(c)
 
     def waiting(self, step: Wait) -> None:
@@ -178,6 +206,10 @@ class GroupRT:
         self.rec = recorder
         self.ops = ("read", "write") if self.cas else ("call",)
         self._outcomes: dict[Any, Outcome] = {}
+        at = cfg.retry.attempt_timeout
+        self.attempt_timeout = _INF if at is None else at
+        self.expiry: deque[tuple[float, Call]] = deque()
+        self.armed = False
         # cumulative counters (all requests; bins and series are cut from these)
         self.offered = self.attempts = self.successes = self.good = self.in_flight = 0
         self.failures: dict[str, int] = {}
@@ -204,19 +236,33 @@ class GroupRT:
         self.c_calls = [0, 0, 0]
         self.c_latency = LogHistogram()
 
+    # -- attempt timeouts ----------------------------------------------------------------
+    def expire(self, _ev: object) -> None:
+        """Fire due attempt timeouts. Attempts bounded by the group's attempt timeout expire in the
+        order they were sent, so one timer serves them all and answered attempts cost no event."""
+        q = self.expiry
+        now = self.env._now  # type: ignore[attr-defined]
+        while q:
+            due, c = q[0]
+            if c.done:
+                q.popleft()
+            elif due <= now:
+                q.popleft()
+                c.timed_out(None)
+            else:
+                call_later(self.env, due - now, self.expire)
+                return
+        self.armed = False
+
     # -- requests ----------------------------------------------------------------------
     def start(self, instance: int, done_cb: Any = None) -> None:
         env = self.env
         now = env._now  # type: ignore[attr-defined]
         ex = self.pipelines[instance].begin(now, idempotent=self.idempotent)
-        req = Request(env, ex)
-        req.g = self
-        req.inst = instance
-        req.t0 = now
-        req.done_cb = done_cb
+        counted = now >= self.warmup
+        req = Request(env, ex, self, instance, now, counted, done_cb)
         self.offered += 1
         self.in_flight += 1
-        counted = req.counted = now >= self.warmup
         if counted:
             self.c_requests += 1
             self.c_in_flight += 1
@@ -324,4 +370,3 @@ class GroupRT:
                 per[ev] = per.get(ev, 0) + 1
             else:
                 self.c_degraded[tier] = self.c_degraded.get(tier, 0) + 1
-

@@ -15,7 +15,9 @@ from resilience._config import Config, ConfigError
 
 from .scenario import ClientGroup, Scenario, late_type
 
-__all__ = ["ScenarioError", "load_scenario", "scenario_from_dict"]
+__all__ = ["REQUIRED", "ScenarioError", "load_scenario", "scenario_from_dict"]
+
+REQUIRED = ("warmup", "slo_latency")
 
 
 class ScenarioError(ValueError):
@@ -40,7 +42,14 @@ def load_scenario(path: str | Path) -> Scenario:
 
 
 def scenario_from_dict(data: Mapping[str, Any], *, source: str = "<scenario>") -> Scenario:
-    """Validate plain data (as read from TOML/JSON) into a ``Scenario``."""
+    """Validate plain data (as read from TOML/JSON) into a ``Scenario``.
+
+    ``warmup`` and ``slo_latency`` must be given: every scenario declares them.
+    """
+    if isinstance(data, Mapping):
+        for key in REQUIRED:
+            if key not in data:
+                raise ScenarioError(source, key, None, "is required (every scenario declares it)")
     return _Builder(source).build(Scenario, data, "")
 
 

@@ -109,14 +109,6 @@ class Recorder:
         self._bin_start = 0.0
         self._k = 0
 
-    # -- hot path ------------------------------------------------------------------------
-    def arrival(self, now: float, counted: bool) -> None:
-        self.offered_s[int(now)] += 1
-
-    def goodput(self, t0: float, counted: bool, good: bool) -> None:
-        if good:
-            self.good_s[int(t0)] += 1
-
     # -- ticks ---------------------------------------------------------------------------
     def start(self) -> None:
         call_later(self.env, self.bin_width, self._bin_tick)
@@ -246,12 +238,11 @@ class Recorder:
                 add(("resilience_local_rejections_total", (*n, ("reason", r)), v))
             for p, v in g.timeouts.items():
                 timeouts[p] = timeouts.get(p, 0) + v
+            sums = {"success": g.success_sum, **g.req_sum}
             for res, h in g.req_hist.items():
-                add(
-                    ("resilience_request_duration_seconds", (*n, ("result", res)), (tuple(h), g.req_sum[res]))
-                )
-            for k, h in g.att_hist.items():
-                add(("resilience_attempt_duration_seconds", (*n, ("outcome", k)), (tuple(h), g.att_sum[k])))
+                add(("resilience_request_duration_seconds", (*n, ("result", res)), (tuple(h), sums[res])))
+            for k, (h, total) in attempts.items():
+                add(("resilience_attempt_duration_seconds", (*n, ("outcome", k)), (tuple(h), total)))
             budgets = [p.budget for p in g.pipelines if p.budget is not None]
             if budgets:
                 add(("resilience_budget_tokens", n, sum(b.available(t) for b in budgets) / len(budgets)))
@@ -259,6 +250,21 @@ class Recorder:
             if tr is not None:
                 for s, c in tr.counts.items():
                     add(("resilience_breaker_state", (*n, ("state", s)), c / tr.n))
+                snaps = [p.breaker.metrics(t) for p in g.pipelines if p.breaker is not None]  # type: ignore[attr-defined]
+                kinds: dict[str, int] = {}
+                for m in snaps:
+                    for k, v in m.calls_by_kind().items():
+                        kinds[k] = kinds.get(k, 0) + v
+                for k, v in kinds.items():
+                    add(("resilience_breaker_calls_total", (*n, ("kind", k)), v))
+                add(("resilience_breaker_failure_rate", n, sum(m.failure_rate for m in snaps) / len(snaps)))
+                add(
+                    (
+                        "resilience_breaker_slow_call_rate",
+                        n,
+                        sum(m.slow_call_rate for m in snaps) / len(snaps),
+                    )
+                )
                 for (a, b), v in tr.transitions.items():
                     add(("resilience_breaker_transitions_total", (*n, ("from_state", a), ("to_state", b)), v))
         for p, v in sorted(timeouts.items()):

@@ -194,6 +194,11 @@ class RunResult:
         import pandas as pd
 
         df = pd.DataFrame(self._rows)
+        first = ["bin_start", "bin_end", "entity_kind", "entity"]
+        client = [c for c in df.columns if c not in first and not c.startswith(("failures_", "degraded_"))]
+        by_reason = sorted(c for c in df.columns if c.startswith(("failures_", "degraded_")))
+        split = client.index("in_flight") if "in_flight" in client else len(client)
+        df = df[first + client[:split] + by_reason + client[split:]]
         fill = [c for c in df.columns if c.startswith(("failures_", "degraded_"))]
         if fill:
             client = df["entity_kind"] == "client"

@@ -10,7 +10,7 @@ from typing import Any
 
 from resilience._config import Config
 
-from .loader import _kinds
+from .loader import REQUIRED, _kinds
 from .scenario import ClientGroup, Scenario, late_type
 
 __all__ = ["scenario_schema"]
@@ -85,6 +85,7 @@ def scenario_schema() -> dict[str, Any]:
     """The JSON Schema (2020-12) that scenario TOML files (read as JSON data) follow."""
     gen = _Gen()
     root = gen.type(Scenario)
+    gen.defs["Scenario"]["required"] = list(REQUIRED)
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "Resilience Workbench scenario",

@@ -247,6 +247,34 @@ def test_open_wait_jitter_is_proportional_and_drawn_from_the_rng(draw: float, fa
     assert b.open_until == pytest.approx(10.0 * factor)
 
 
+def test_open_wait_jitter_applies_after_the_cap() -> None:
+    b, _, _ = make(
+        wait_in_open=10,
+        wait_multiplier=2,
+        wait_max=15,
+        wait_jitter=0.2,
+        rng=FixedRng(0.9999),
+        permitted_calls_in_half_open=1,
+    )
+    trip(b, now=0.0)
+    now = b.open_until
+    assert b.try_acquire(now)
+    b.record(now, 0.0, ERR)  # the probe fails: the second open waits min(20, 15), then jittered
+    assert b.open_until - now == pytest.approx(15.0 * 1.19996)
+
+
+def test_half_open_probes_are_judged_by_rate_not_by_consecutive_failures() -> None:
+    b, seen, _ = make(consecutive_failures=2, permitted_calls_in_half_open=4, failure_rate_threshold=0.75)
+    trip(b)
+    assert all(b.try_acquire(6.0) for _ in range(4))
+    b.record(6.1, 0.1, ERR)
+    b.record(6.2, 0.1, ERR)  # two in a row would trip a closed breaker
+    assert b.state is H
+    b.record(6.3, 0.1, OK)
+    b.record(6.4, 0.1, OK)  # 2 of 4 failed < 0.75
+    assert b.state is C and seen[-1] == ("db", H, C, 6.4)
+
+
 def test_jitter_needs_an_rng() -> None:
     with pytest.raises(ValueError, match="wait_jitter > 0 needs an rng"):
         CircuitBreaker(BreakerConfig(wait_jitter=0.1))

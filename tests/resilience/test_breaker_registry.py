@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 from typing import Any
 
 import pytest
@@ -91,6 +92,16 @@ def test_never_evicts_protection_until_it_closes() -> None:
     assert r.evict_idle(1070.0) == ["api"]
 
 
+def _yielding_rng(name: str) -> random.Random:
+    """An rng factory that lets other threads run while a breaker is being created."""
+    time.sleep(0)
+    return random.Random(name)
+
+
+def _contended_registry() -> BreakerRegistry:
+    return BreakerRegistry(CFG, idle_ttl=60, rng_factory=_yielding_rng)
+
+
 def _contended_gets(registry: BreakerRegistry) -> list[object]:
     def work(i: int, calls: int) -> list[int]:
         return [id(registry.get(f"host-{k % 200}", float(k))) for k in range(calls)]
@@ -107,7 +118,7 @@ def _distinct_per_name(results: list[Any]) -> int:
 
 
 def test_concurrent_gets_share_one_breaker_per_name() -> None:
-    r = BreakerRegistry(CFG, idle_ttl=60)
+    r = _contended_registry()
     results = _contended_gets(r)
     assert _distinct_per_name(results) == 1 and len(r) == 200
 
@@ -116,7 +127,7 @@ def test_negative_control_no_op_lock_creates_duplicates() -> None:
     """Without the lock two threads can both miss and create: callers get different breakers."""
     worst = 1
     for _ in range(3):
-        r = swap_lock(BreakerRegistry(CFG, idle_ttl=60))
+        r = swap_lock(_contended_registry())
         worst = max(worst, _distinct_per_name(_contended_gets(r)))
         if worst > 1:
             break

@@ -72,7 +72,10 @@ def test_run_json_has_every_key(tmp_path: Path, capsys: pytest.CaptureFixture[st
 
 def test_run_reports_scenario_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     p = tmp_path / "bad.toml"
-    p.write_text('duration = 0\n[clients.web]\ntarget = "api"\n[services.api]\n', encoding="utf-8")
+    p.write_text(
+        'duration = 0\nwarmup = 0\nslo_latency = 1\n[clients.web]\ntarget = "api"\n[services.api]\n',
+        encoding="utf-8",
+    )
     assert main(["run", str(p)]) == 2
     assert f"{p}: duration=0.0: must be > 0 and finite" in capsys.readouterr().err
 
@@ -83,6 +86,7 @@ def test_schema_describes_scenarios(capsys: pytest.CaptureFixture[str]) -> None:
     defs = schema["$defs"]
     assert {"Scenario", "ClientGroup", "Service", "Link", "RetryConfig", "Outage"} <= set(defs)
     assert defs["Scenario"]["properties"]["warmup"]["description"] == "must be >= 0 and finite"
+    assert defs["Scenario"]["required"] == ["warmup", "slo_latency"]
 
 
 def test_schema_accepts_the_shipped_scenarios(capsys: pytest.CaptureFixture[str]) -> None:

@@ -279,10 +279,19 @@ def test_rule_message(path: str, value: Any, message: str) -> None:
     assert str(info.value).startswith("scenarios/x.toml: " + message)
 
 
+@pytest.mark.parametrize("key", ["warmup", "slo_latency"])
+def test_warmup_and_slo_are_required(key: str) -> None:
+    data = copy.deepcopy(BASE)
+    del data[key]
+    with pytest.raises(ScenarioError) as info:
+        scenario_from_dict(data, source="s.toml")
+    assert str(info.value) == f"s.toml: {key}=None: is required (every scenario declares it)"
+
+
 def test_file_errors_name_the_file(tmp_path: Path) -> None:
     p = tmp_path / "x.toml"
     p.write_text(
-        'duration = 10\nslo_latency = 1\n[clients.web]\ntarget = "api"\n[clients.web.retry]\n'
+        'duration = 10\nslo_latency = 1\nwarmup = 0\n[clients.web]\ntarget = "api"\n[clients.web.retry]\n'
         "max_attempts = 0\n[services.api]\n",
         encoding="utf-8",
     )

@@ -61,6 +61,7 @@ def test_series_use_catalog_names_and_are_cumulative() -> None:
             last[key] = float(value)
     assert len(times) == 7  # scrapes at 0, 5, …, 30 s
     assert 'resilience_breaker_state{name="web→api",state="closed"}' in text
+    assert 'resilience_breaker_calls_total{name="web→api",kind="successful"}' in text
     assert "resilience_budget_tokens" in text and "resilience_request_duration_seconds_bucket" in text
 
 
