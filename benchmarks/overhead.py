@@ -24,11 +24,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from peers.tenacity_pybreaker import make_call  # noqa: E402
+from peers.tenacity_pybreaker import make_call
 
-from resilience import ExponentialBackoff, FullJitter, Pipeline, RetryConfig  # noqa: E402
-from resilience.breaker import BreakerConfig, CircuitBreaker  # noqa: E402
-from resilience.drivers import SyncDriver  # noqa: E402
+from resilience import ExponentialBackoff, FullJitter, Pipeline, RetryConfig
+from resilience.breaker import BreakerConfig, CircuitBreaker
+from resilience.drivers import SyncDriver
 
 
 def target() -> int:

@@ -1,35 +1,41 @@
-"""A short real run of the library: a flaky function retried with full jitter."""
+"""A flaky function retried with full jitter, on a manual clock: no real waiting."""
 
 from __future__ import annotations
 
 import random
 
-from resilience import ExponentialBackoff, FullJitter, ManualClock, Pipeline, RetryConfig
+from resilience import (
+    ExponentialBackoff,
+    FullJitter,
+    ManualClock,
+    Pipeline,
+    RetryConfig,
+    SyncDriver,
+    TraceEvent,
+)
 
 
 def main() -> None:
     clock = ManualClock()
+    trace: list[TraceEvent] = []
     pipeline = Pipeline(
         RetryConfig(max_attempts=4, backoff=ExponentialBackoff(base=0.1, cap=2.0, jitter=FullJitter())),
         rng=random.Random(7),
+        name="demo",
     )
-    failures = iter([True, True, False])
-    trace: list = []
-    ex = pipeline.begin(clock.now(), trace=trace)
-    step = ex.next(clock.now())
-    from resilience import Attempt, Outcome, Wait
+    driver = SyncDriver(pipeline, clock=clock, sleep=clock.sleep, trace=trace)
+    answers = iter([ConnectionResetError("reset by peer"), ConnectionRefusedError("refused"), "ok"])
 
-    while isinstance(step, (Attempt, Wait)):
-        if isinstance(step, Wait):
-            clock.sleep(step.delay)
-            step = ex.next(clock.now())
-            continue
+    def flaky() -> str:
         clock.advance(0.02)
-        outcome = Outcome.error("http_503", retryable=True) if next(failures) else Outcome.success()
-        step = ex.next(clock.now(), outcome)
-    for event in trace:
-        print(f"t={event.time:7.4f}  {event.kind.value:8s} attempt={event.attempt} {event.label} {event.value:.4f}")
-    print("result:", step)
+        answer = next(answers)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    print("result:", driver.call(flaky))
+    for e in trace:
+        print(f"t={e.time:7.4f}  {e.kind.value:8s} #{e.attempt} {e.label:10s} {e.value:.4f} {e.evidence}")
 
 
 if __name__ == "__main__":
