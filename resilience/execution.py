@@ -23,6 +23,9 @@ __all__ = ["Execution"]
 
 _READY, _ATTEMPTING, _FINISHED = 0, 1, 2
 _INF = math.inf
+# Evidence after which the server may have executed the call: a non-idempotent
+# call is retried after it only with an idempotency key (like a timeout).
+_MAY_HAVE_EXECUTED = frozenset({"connection_error", "http_502", "http_504"})
 
 
 class Execution:
@@ -168,7 +171,11 @@ class Execution:
             return self._give_up(now, FailureReason.DEADLINE_EXCEEDED)
         if n >= p.max_attempts:
             return self._give_up(now, FailureReason.RETRIES_EXHAUSTED)
-        if kind is OutcomeKind.TIMEOUT and not self.idempotent and self.idempotency_key is None:
+        if (
+            not self.idempotent
+            and self.idempotency_key is None
+            and (kind is OutcomeKind.TIMEOUT or outcome.evidence in _MAY_HAVE_EXECUTED)
+        ):
             return self._give_up(now, FailureReason.NOT_IDEMPOTENT)
         delay, cause = self._delay(n, outcome)
         if deadline is not None and now + delay >= deadline.expires_at:

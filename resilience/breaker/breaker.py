@@ -128,7 +128,8 @@ class CircuitBreaker:
         lock = self._lock  # acquire/release: cheaper than ``with`` on this path
         lock.acquire()
         try:
-            self.last_used = now
+            if now > self.last_used:  # never backwards: the registry stamps it too
+                self.last_used = now
             if self._state is _CLOSED:
                 return True
             granted, fired = self._acquire_slow(now)

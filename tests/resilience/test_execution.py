@@ -283,6 +283,19 @@ def test_errors_that_never_reached_the_server_are_retried_for_non_idempotent_cal
     assert isinstance(last, Done)
 
 
+@pytest.mark.parametrize(
+    "evidence", ["connection_error", "http_502", "http_504"], ids=["reset", "bad-gateway", "gateway-timeout"]
+)
+def test_errors_after_which_the_server_may_have_run_the_call_need_a_key(evidence: str) -> None:
+    maybe_ran = Outcome.error(evidence, retryable=True)
+    _, last, _ = drive(pipeline(), [maybe_ran], idempotent=False)
+    assert isinstance(last, GiveUp) and last.reason is FailureReason.NOT_IDEMPOTENT
+    _, last, _ = drive(pipeline(), [maybe_ran, OK], idempotent=False, idempotency_key="k-1")
+    assert isinstance(last, Done)
+    _, last, _ = drive(pipeline(), [maybe_ran, OK], idempotent=True)
+    assert isinstance(last, Done)
+
+
 # ---------------------------------------------------------------------------
 # Retry-After
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import socket
 
 import pytest
@@ -247,5 +248,89 @@ def test_bounded_reports_only_its_own_expiry() -> None:
         assert (
             await bounded(asyncio.sleep(0, "v"), phase=TimeoutPhase.READ, source=TimeoutSource.CLIENT) == "v"
         )
+
+    asyncio.run(main())
+
+
+def test_client_is_cut_at_write_when_the_server_never_reads() -> None:
+    body = b"x" * (32 * 1024 * 1024)  # far beyond the socket buffers on both ends
+
+    async def main() -> None:
+        rec, sink, counters = recorder()
+        loop = asyncio.get_running_loop()
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # inherited by the accepted socket
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        listener.setblocking(False)
+        try:
+            conn = await ClientConnection.open(
+                "127.0.0.1",
+                listener.getsockname()[1],
+                LayeredTimeouts(connect=1.0, write=0.25, read=5.0),
+                recorder=rec,
+                trace_id="t-w",
+                sock_opts=((socket.SOL_SOCKET, socket.SO_SNDBUF, 16384),),
+            )
+            peer, _ = await loop.sock_accept(listener)  # accepted, never read
+            started = loop.time()
+            with pytest.raises(PhaseTimeout) as info:
+                await conn.write(request("POST", "/upload", body=body).encode())
+            elapsed = loop.time() - started
+            assert conn.writer.transport.is_closing()  # aborted: nothing left waiting to flush
+            peer.close()
+        finally:
+            listener.close()
+        assert (info.value.phase, info.value.source) == (TimeoutPhase.WRITE, TimeoutSource.CLIENT)
+        assert info.value.timeout == 0.25 and info.value.record is sink.records[0]
+        assert 0.2 <= elapsed < 2.0
+        assert [(r.source, r.phase, r.trace_id) for r in sink.records] == [
+            (TimeoutSource.CLIENT, TimeoutPhase.WRITE, "t-w")
+        ]
+        assert sink.records[0].timeout == 0.25 and sink.records[0].explicit
+        assert counters.value("resilience_timeouts_total", source="client", phase="write") == 1
+        assert counters.total("resilience_timeouts_total") == 1
+
+    asyncio.run(main())
+
+
+def test_client_is_cut_at_connect_when_the_listen_backlog_is_full() -> None:
+    # A listener that never accepts: with listen(0) Linux queues one finished handshake,
+    # then drops further SYNs (the client would retransmit after ~1 s); the bound cuts it.
+    async def main() -> None:
+        rec, sink, counters = recorder()
+        loop = asyncio.get_running_loop()
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        port = listener.getsockname()[1]
+        t = LayeredTimeouts(connect=0.3)
+        fillers: list[socket.socket] = []
+        try:
+            first = await ClientConnection.open("127.0.0.1", port, t, recorder=rec)  # the queue has room
+            for _ in range(3):  # make sure the accept queue stays full
+                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                s.setblocking(False)
+                fillers.append(s)
+                err = s.connect_ex(("127.0.0.1", port))
+                assert err in (0, errno.EINPROGRESS)
+            await asyncio.sleep(0.05)
+            started = loop.time()
+            with pytest.raises(PhaseTimeout) as info:
+                await ClientConnection.open("127.0.0.1", port, t, recorder=rec, trace_id="t-c")
+            elapsed = loop.time() - started
+            first.close()
+        finally:
+            for s in fillers:
+                s.close()
+            listener.close()
+        assert (info.value.phase, info.value.source) == (TimeoutPhase.CONNECT, TimeoutSource.CLIENT)
+        assert info.value.timeout == 0.3
+        assert 0.25 <= elapsed < 0.9  # cut by the bound, before the first SYN retransmit
+        assert [(r.source, r.phase, r.trace_id) for r in sink.records] == [
+            (TimeoutSource.CLIENT, TimeoutPhase.CONNECT, "t-c")
+        ]
+        assert counters.value("resilience_timeouts_total", source="client", phase="connect") == 1
+        assert counters.total("resilience_timeouts_total") == 1
 
     asyncio.run(main())
