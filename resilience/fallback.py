@@ -6,6 +6,9 @@ to try next; thin helpers (:func:`call_with_fallback`,
 The answer names the tier that served (:class:`FallbackResult`); answers from
 a fallback tier are counted in ``resilience_fallbacks_total{tier}`` and never
 as a primary success (the primary's failure stays recorded as a failure).
+Which failures are degraded is a predicate (``handle``, Polly's ``ShouldHandle``):
+by default only failures that carry a reason and I/O errors, so programming
+errors propagate unchanged.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ __all__ = [
     "async_call_with_fallback",
     "call_with_fallback",
     "failure_reason",
+    "handles_failure",
 ]
 
 T = TypeVar("T")
@@ -170,6 +174,22 @@ Step = Serve | CallBackup | Enqueue | Fail
 CompensationSink = deque[CompensationRecord] | Callable[[CompensationRecord], Any]
 
 
+Failure = GiveUp | BaseException
+FailurePredicate = Callable[[Failure], bool]
+_IO_ERRORS = (OSError, TimeoutError, ConnectionError)
+
+
+def handles_failure(failure: Failure) -> bool:
+    """The default ``handle``: a failure with a reason (``RequestFailed``, a GiveUp) or an I/O error.
+
+    Anything else (``NameError``, ``TypeError``, ``KeyError``, ...) is a bug, not
+    an outage: it is not degraded and propagates unchanged.
+    """
+    if isinstance(failure, GiveUp) or isinstance(getattr(failure, "reason", None), FailureReason):
+        return True
+    return isinstance(failure, _IO_ERRORS)
+
+
 def failure_reason(failure: GiveUp | BaseException) -> str:
     """The failure reason label: a GiveUp's, an exception's ``reason`` attribute, else ``error``."""
     reason = failure.reason if isinstance(failure, GiveUp) else getattr(failure, "reason", None)
@@ -182,10 +202,12 @@ class Fallback:
     ``cache``: keep the last good primary answer per key (backup answers are
     not cached). ``backup(key)``: a callable (sync, or async for the asyncio
     helper). ``compensation``: a ``deque`` to append to or a callable taking a
-    :class:`CompensationRecord`.
+    :class:`CompensationRecord`. ``handle(failure)``: whether a primary failure
+    is degraded at all (default :func:`handles_failure`); a failure it refuses
+    stands as it is, no tier is tried and nothing is counted.
     """
 
-    __slots__ = ("backup", "cache", "compensation", "config", "counts", "name")
+    __slots__ = ("backup", "cache", "compensation", "config", "counts", "handle", "name")
 
     def __init__(
         self,
@@ -196,12 +218,14 @@ class Fallback:
         compensation: CompensationSink | None = None,
         name: str = "default",
         sink: Sink | None = None,
+        handle: FailurePredicate = handles_failure,
     ) -> None:
         self.config = c = config or FallbackConfig()
         self.cache = TTLCache(c.stale_if_error, c.max_entries) if cache else None
         self.backup = backup
         self.compensation = compensation
         self.name = name
+        self.handle = handle
         self.counts = LabelCounts("resilience_fallbacks_total", "tier", name, sink)
 
     def begin(self, key: Hashable, payload: Any = None) -> Degradation:
@@ -233,10 +257,13 @@ class Degradation:
         return FallbackResult(value, Tier.PRIMARY)
 
     def on_failure(self, now: float, failure: GiveUp | BaseException) -> Step:
-        """The primary failed: serve from cache, or name the next tier to try."""
+        """The primary failed: serve from cache, or name the next tier to try.
+
+        ``Fail`` when ``handle`` refuses the failure or its reason is skipped.
+        """
         f = self._f
         self._reason = reason = failure_reason(failure)
-        if reason in f.config.skip_reasons:
+        if reason in f.config.skip_reasons or not f.handle(failure):
             return Fail(reason)
         if f.cache is not None:
             hit, value = f.cache.get(self.key, now)

@@ -4,14 +4,26 @@ Each thread counts what it was granted and what it should get back; the
 budget's final state must equal the sums. Refunds are never clipped here: the
 bucket is drained before the threads start and its capacity is far above what
 they can refund, so conservation is exact: tokens = start - granted + refunded.
+
+The gRPC throttle's critical section is a few bytecodes, so its test passes a
+success increment that yields the GIL while it is added (``time.sleep(0)``),
+as the admission tests do; its count is kept away from both clips so that
+milli-token conservation is exact: final = start - 1000 * failures + ratio * successes.
 """
 
 from __future__ import annotations
 
+import time
+
 from concurrency import hammer, swap_lock
 
-from resilience.budget import TokenBucketBudget, TokenBucketBudgetConfig
-from resilience.outcome import Outcome
+from resilience.budget import (
+    GrpcRetryThrottle,
+    GrpcRetryThrottleConfig,
+    TokenBucketBudget,
+    TokenBucketBudgetConfig,
+)
+from resilience.outcome import CANCELLED, Outcome
 
 OK = Outcome.success()
 ERR = Outcome.error("http_500", retryable=True)
@@ -79,3 +91,70 @@ def test_token_bucket_negative_control_without_the_lock_breaks_the_invariants() 
         if _token_violations(b, start, results):
             return
     raise AssertionError("no race observed without the lock: the test cannot see what it guards")
+
+
+# -- gRPC retry throttle (gRFC A6) ------------------------------------------------------------
+class YieldingMilli(int):
+    """A milli-token amount that lets other threads run while it is added."""
+
+    def __radd__(self, other: int) -> int:
+        time.sleep(0)
+        return other + int(self)
+
+
+NEUTRAL = (CANCELLED, Outcome.error("invalid_argument", retryable=False))
+GRPC_CALLS = 150
+GRPC_RATIO = 500  # milli-tokens a success adds; a retryable failure takes 1000
+
+
+def _half_full_throttle() -> tuple[GrpcRetryThrottle, int]:
+    # 1000 tokens, drained to 500: the threads below move the count by at most 16 * 1000
+    # milli-tokens either way, so neither clip (0, max_tokens) is ever reached.
+    t = GrpcRetryThrottle(GrpcRetryThrottleConfig(max_tokens=1000, token_ratio=GRPC_RATIO / 1000))
+    for _ in range(500):
+        t.on_outcome(0, ERR, retry=False)
+    t._ratio = YieldingMilli(t._ratio)  # every success yields between reading and writing the count
+    return t, t._milli
+
+
+def _throttle_violations(t: GrpcRetryThrottle, start: int) -> list[str]:
+    def work(i: int, calls: int) -> tuple[int, int, int, int]:
+        failures = successes = 0
+        low = high = start
+        for n in range(calls):
+            t.on_outcome(0, ERR, retry=n % 3 == 0)  # retryable failure: -1000 milli-tokens
+            failures += 1
+            t.on_outcome(0, OK, retry=False)  # success: +GRPC_RATIO
+            t.on_outcome(0, OK, retry=True)
+            successes += 2
+            t.on_outcome(0, NEUTRAL[n % 2], retry=True)  # cancelled / not retryable: changes nothing
+            milli = round(t.tokens * 1000)
+            low, high = min(low, milli), max(high, milli)
+        return failures, successes, low, high
+
+    results = hammer(work, THREADS, GRPC_CALLS)
+    failures = sum(r[0] for r in results)
+    successes = sum(r[1] for r in results)
+    low, high = min(r[2] for r in results), max(r[3] for r in results)
+    found = []
+    if not 0 < low <= high < t._max:
+        found.append(f"count reached a clip ({low}..{high} of {t._max}): conservation would not be exact")
+    expected = start - 1000 * failures + GRPC_RATIO * successes
+    if t._milli != expected:
+        found.append(f"conservation: {t._milli} != {start} - 1000*{failures} + {GRPC_RATIO}*{successes}")
+    return found
+
+
+def test_grpc_throttle_conserves_milli_tokens_under_16_threads() -> None:
+    t, start = _half_full_throttle()
+    assert _throttle_violations(t, start) == []
+    assert t.tokens == 500.0  # one failure and two successes per round: no net change
+
+
+def test_grpc_throttle_negative_control_without_the_lock_loses_updates() -> None:
+    # A lost update can be cancelled by another of opposite sign, so allow a few runs to show it.
+    for _ in range(5):
+        t, start = _half_full_throttle()
+        if _throttle_violations(swap_lock(t), start):
+            return
+    raise AssertionError("no lost update without the lock: the test cannot see what it guards")

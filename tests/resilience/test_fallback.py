@@ -25,15 +25,17 @@ from resilience.fallback import (
     async_call_with_fallback,
     call_with_fallback,
     failure_reason,
+    handles_failure,
 )
-from resilience.outcome import FailureReason, Outcome
+from resilience.outcome import FailureReason, Outcome, TimeoutPhase, TimeoutSource
 from resilience.pipeline import Pipeline
 from resilience.retry import RetryConfig
 from resilience.steps import Attempt, GiveUp
+from resilience.timeouts import PhaseTimeout
 
 
-class Boom(Exception):
-    pass
+class Boom(ConnectionError):
+    """An outage: an I/O error, which the default ``handle`` degrades."""
 
 
 def fail() -> str:
@@ -200,5 +202,89 @@ def test_async_helper_awaits_an_async_backup() -> None:
         with pytest.raises(Boom) as info:
             await async_call_with_fallback(primary, Fallback(cache=False, backup=lambda k: fail()), "k")
         assert any("backup failed" in note for note in info.value.__notes__)
+
+    asyncio.run(main())
+
+
+def _bug() -> str:
+    raise NameError("name 'usr' is not defined")
+
+
+@pytest.mark.parametrize(
+    ("failure", "handled"),
+    [
+        (RequestFailed(FailureReason.RETRIES_EXHAUSTED, None, 3), True),
+        (DeadlineExceededError(FailureReason.DEADLINE_EXCEEDED, None, 1), True),
+        (GiveUp(FailureReason.BREAKER_OPEN, None), True),
+        (OSError("network unreachable"), True),
+        (TimeoutError(), True),
+        (ConnectionResetError(), True),
+        (PhaseTimeout(TimeoutPhase.CONNECT, TimeoutSource.CLIENT, 1.0), True),
+        (NameError("x"), False),
+        (TypeError("bad argument"), False),
+        (KeyError("k"), False),
+        (ValueError("v"), False),
+        (AssertionError(), False),
+    ],
+)
+def test_default_handle_degrades_outages_not_bugs(failure: BaseException | GiveUp, handled: bool) -> None:
+    assert handles_failure(failure) is handled
+    assert Fallback().handle is handles_failure
+
+
+@pytest.mark.parametrize("bug", [NameError("name 'usr' is not defined"), TypeError("f() takes 1 argument")])
+def test_a_programming_error_propagates_unchanged_and_no_tier_is_tried(bug: Exception) -> None:
+    queue: deque[CompensationRecord] = deque()
+    backups: list[object] = []
+    fb = Fallback(backup=backups.append, compensation=queue)
+    clock = ManualClock()
+    call_with_fallback(lambda: "cached", fb, "k", clock=clock)  # a cache entry that could be served
+
+    def primary() -> str:
+        raise bug
+
+    with pytest.raises(type(bug)) as info:
+        call_with_fallback(primary, fb, "k", clock=clock)
+    assert info.value is bug and getattr(bug, "__notes__", []) == []
+    assert backups == [] and not queue and fb.counts.total() == 0
+    assert fb.begin("k").on_failure(0.0, bug) == Fail("error")  # the decision object refuses it too
+    assert call_with_fallback(fail, fb, "k", clock=clock).tier is Tier.CACHE  # an outage still degrades
+
+
+def test_a_custom_handle_decides_what_is_degraded() -> None:
+    seen: list[object] = []
+
+    def only_lookups(failure: BaseException | GiveUp) -> bool:
+        seen.append(failure)
+        return isinstance(failure, LookupError)
+
+    fb = Fallback(cache=False, backup=lambda k: f"replica:{k}", handle=only_lookups)
+    result = call_with_fallback(lambda: {}["missing"], fb, "k")  # KeyError: a bug by default, handled here
+    assert (result.value, result.tier) == ("replica:k", Tier.BACKUP)
+    with pytest.raises(Boom):
+        call_with_fallback(fail, fb, "k")  # an I/O error the custom predicate refuses
+    assert [type(f) for f in seen] == [KeyError, Boom]
+    assert fb.counts.snapshot() == {"backup": 1}
+
+    everything = Fallback(cache=False, backup=lambda k: "b", handle=lambda failure: True)
+    assert call_with_fallback(_bug, everything, "k").tier is Tier.BACKUP
+
+
+def test_async_helper_uses_the_handle_predicate() -> None:
+    async def main() -> None:
+        async def bug() -> str:
+            raise TypeError("bad argument")
+
+        async def down() -> str:
+            raise RequestFailed(FailureReason.RETRIES_EXHAUSTED, None, 3)
+
+        fb = Fallback(cache=False, backup=lambda k: "replica")
+        with pytest.raises(TypeError):
+            await async_call_with_fallback(bug, fb, "k")
+        assert (await async_call_with_fallback(down, fb, "k")).tier is Tier.BACKUP
+        custom = Fallback(cache=False, backup=lambda k: "replica", handle=lambda f: isinstance(f, TypeError))
+        assert (await async_call_with_fallback(bug, custom, "k")).tier is Tier.BACKUP
+        with pytest.raises(RequestFailed):
+            await async_call_with_fallback(down, custom, "k")
 
     asyncio.run(main())
