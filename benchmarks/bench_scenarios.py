@@ -20,6 +20,7 @@ def plain_mmc(customers: int = 200_000, lam: float = LAM) -> Scenario:
     return scenario_from_dict(
         {
             "name": "bench-plain-mm4",
+            "warmup": 0.0,
             "duration": duration,
             "slo_latency": 10.0,
             "bin_width": max(1000.0, duration / 1000),
@@ -57,6 +58,7 @@ def full_stack(customers: int = 200_000, lam: float = LAM, instances: int = 10) 
     """
     data: dict[str, Any] = {
         "name": "bench-full-stack",
+        "warmup": 0.0,
         "duration": customers / lam,
         "slo_latency": 10.0,
         "bin_width": 1.0,

@@ -37,6 +37,7 @@ def scenario(duration: float, rate: float) -> Any:
 
     data: dict[str, Any] = {
         "name": "bench-memory",
+        "warmup": 0.0,
         "duration": duration,
         "slo_latency": 1.0,
         "bin_width": 1.0,

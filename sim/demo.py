@@ -89,7 +89,7 @@ def html_report(results: list[RunResult], path: Path) -> Path:
     fig.update_layout(height=900, title="Retry storm under a short overload spike")
     fig.update_xaxes(title_text="simulated seconds", row=3, col=1)
     summary = "<pre>" + table(results) + "</pre>"
-    html = fig.to_html(full_html=True, include_plotlyjs="cdn")
+    html = fig.to_html(full_html=True, include_plotlyjs=True)
     html = html.replace("<body>", "<body><h1>Retry storm: naive vs resilient</h1>" + summary, 1)
     path.write_text(html, encoding="utf-8")
     return path
