@@ -44,7 +44,13 @@ def plain_mmc(customers: int = 200_000, lam: float = LAM) -> Scenario:
     )
 
 
-def full_stack(customers: int = 200_000, lam: float = LAM, instances: int = 10) -> Scenario:
+def full_stack(
+    customers: int = 200_000,
+    lam: float = LAM,
+    instances: int = 10,
+    bin_width: float = 1.0,
+    scrape_interval: float = 15.0,
+) -> Scenario:
     """The same arrivals and service with 5% transient errors and every policy on.
 
     Errors: HTTP 503 with probability 0.05 after service. Per client instance:
@@ -53,16 +59,19 @@ def full_stack(customers: int = 200_000, lam: float = LAM, instances: int = 10) 
     60 s deadline (at the resulting load, rho = 0.84, an M/M/4 wait beyond 30 s
     has probability ~1e-8: the timeouts are armed but the system stays
     healthy; a 5 s timeout would time out ~6% of attempts, and the retries of
-    timed-out work that keeps its worker drive this queue into collapse). Metrics on: 1 s bins and a 15 s scrape interval, as a
-    Prometheus server would scrape.
+    timed-out work that keeps its worker drive this queue into collapse).
+    Metrics on: 1 s bins and a 15 s scrape interval, as a Prometheus server
+    would scrape. ``bin_width`` and ``scrape_interval`` change them (their
+    bookkeeping is a fixed cost per simulated second, large at this low
+    request rate).
     """
     data: dict[str, Any] = {
         "name": "bench-full-stack",
         "warmup": 0.0,
         "duration": customers / lam,
         "slo_latency": 10.0,
-        "bin_width": 1.0,
-        "scrape_interval": 15.0,
+        "bin_width": bin_width,
+        "scrape_interval": scrape_interval,
         "clients": {
             "callers": {
                 "instances": instances,

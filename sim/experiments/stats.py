@@ -16,7 +16,7 @@ __all__ = ["binomial_bound", "replicate", "summary_of", "t_interval"]
 
 def t_interval(values: Sequence[float], level: float = 0.99) -> tuple[float, float]:
     """Mean and half-width of the Student-t confidence interval at ``level`` over replications."""
-    from scipy.stats import t
+    from scipy.stats import t  # type: ignore[import-untyped]
 
     n = len(values)
     if n < 2:
