@@ -220,7 +220,7 @@ class GroupRT:
         self.timeouts: dict[str, int] = {}
         self.calls = [0, 0, 0]
         self.lat_bin = LogHistogram()  # successes finishing in the current bin (arrived before warm-up)
-        self.lat_bin_counted = LogHistogram()  # … arrived after warm-up; merged into c_latency at each cut
+        self.lat_bin_counted = LogHistogram()  # … arrived after warm-up (c_latency: all of them, at the end)
         self.success_sum = 0.0
         self.buckets = rec_buckets = recorder.buckets
         self.req_hist = {r: [0] * (len(rec_buckets) + 1) for r in ("success", "failure", "degraded")}

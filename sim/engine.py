@@ -168,7 +168,8 @@ def run(scenario: Scenario, seed: int = 0, *, progress: bool = False) -> RunResu
     _advance(env, sc.duration, stopped, progress, sc.name)
     end = env.now
     rec.cut_bin(end)
-    if not rec.samples or rec.samples[-1][0] < end:
+    rec.finish()
+    if rec.samples.last < end:
         rec.scrape_now(end)
     for tr in rec.breakers.values():
         tr.finish(end)

@@ -88,4 +88,21 @@ class LogHistogram:
         return self.hi
 
     def quantiles(self, qs: Iterable[float]) -> list[float]:
-        return [self.quantile(q) for q in qs]
+        """``[quantile(q) for q in qs]``; ascending ``qs`` take one pass over the sorted buckets."""
+        qs = list(qs)
+        if self.n == 0 or qs != sorted(qs):
+            return [self.quantile(q) for q in qs]
+        out = [self.hi] * len(qs)
+        ranks = [q * self.n for q in qs]
+        counts = self.counts
+        j = 0
+        seen = 0
+        for b in sorted(counts):
+            seen += counts[b]
+            while j < len(ranks) and seen >= ranks[j] and seen > 0:
+                low, high = _bounds(b)
+                out[j] = min(max((low + high) / 2.0, self.lo), self.hi)
+                j += 1
+            if j == len(ranks):
+                break
+        return out

@@ -1,30 +1,34 @@
-"""Time-binned accounting: per-bin rows, scraped metric samples, the 1 s goodput grid, breaker tracking.
+"""Time-binned accounting: per-bin cuts, scraped metric samples, the 1 s goodput grid, breaker tracking.
 
 Hot-path code only bumps cumulative counters; ticks at bin and scrape
-boundaries cut rows and samples from them, so memory grows with time bins,
-not with requests.
+boundaries append the counters' values (``sim.bins`` turns them into the bins
+DataFrame at the end) and samples, so memory grows with time bins, not with
+requests.
 """
 
 from __future__ import annotations
 
 import math
+from array import array
 from typing import TYPE_CHECKING, Any
 
 import simpy
 
+from resilience.breaker.state import BreakerState
 from resilience.metrics.catalog import LATENCY_BUCKETS
 
+from .bins import STATES, GroupBins, ServiceBins
 from .driver import call_later
 from .histogram import LogHistogram
+from .series import ScrapeStore
 
 if TYPE_CHECKING:
     from .client import GroupRT
     from .service import ServiceRT
 
-__all__ = ["BreakerTracker", "Recorder"]
+__all__ = ["BreakerTracker", "Recorder", "breaker_totals"]
 
-QUANTILES = (0.5, 0.9, 0.99)
-STATES = ("closed", "open", "half_open", "forced_open", "disabled")
+_HALF_OPEN = BreakerState.HALF_OPEN
 
 
 class BreakerTracker:
@@ -39,6 +43,7 @@ class BreakerTracker:
         self.open_since = [math.nan] * instances
         self.transitions: dict[tuple[str, str], int] = {}
         self.opened = 0  # transitions into open after warm-up
+        self.opened_total = 0  # transitions into open since t = 0 (the bins' running count)
         self.open_seconds = 0.0  # after warm-up, summed over instances
         self.peak = 0.0
         self._area = 0.0
@@ -63,6 +68,7 @@ class BreakerTracker:
         self.transitions[key] = self.transitions.get(key, 0) + 1
         if new == "open":
             self.open_since[i] = now
+            self.opened_total += 1
             if now >= self.warmup:
                 self.opened += 1
         elif old == "open":
@@ -89,7 +95,7 @@ class BreakerTracker:
 
 
 class Recorder:
-    """Cuts bins (``rows``) and scrapes (``samples``) from cumulative counters."""
+    """Cuts bins (``ends`` + per-entity columns) and scrapes (``samples``) from cumulative counters."""
 
     buckets: tuple[float, ...] = LATENCY_BUCKETS
 
@@ -103,14 +109,18 @@ class Recorder:
         self.groups: list[GroupRT] = []
         self.services: list[ServiceRT] = []
         self.breakers: dict[str, BreakerTracker] = {}
-        self.rows: list[dict[str, Any]] = []
-        self.samples: list[tuple[float, list[tuple[str, tuple[tuple[str, str], ...], Any]]]] = []
-        self._prev: dict[str, dict[str, Any]] = {}
+        self.ends = array("d")  # bin ends; a bin starts where the previous one ended (the first at 0)
+        self.group_bins: list[GroupBins] = []
+        self.service_bins: list[ServiceBins] = []
+        self.samples = ScrapeStore()
+        self._labels: dict[tuple[str, ...], tuple[tuple[str, str], ...]] = {}
         self._bin_start = 0.0
         self._k = 0
+        self._finished = False
 
     # -- ticks ---------------------------------------------------------------------------
     def start(self) -> None:
+        self._columns()
         call_later(self.env, self.bin_width, self._bin_tick)
         call_later(self.env, 0.0, self._scrape_tick)
 
@@ -123,150 +133,147 @@ class Recorder:
         self.scrape_now(self.env.now)
         call_later(self.env, self.scrape, self._scrape_tick)
 
-    def _diff(self, key: str, now: dict[str, Any]) -> dict[str, Any]:
-        prev = self._prev.get(key, {})
-        out = {}
-        for k, v in now.items():
-            p = prev.get(k, 0)
-            out[k] = v - p
-        self._prev[key] = now
-        return out
+    def _columns(self) -> None:
+        self.group_bins = [GroupBins(g, self.breakers.get(g.name)) for g in self.groups]
+        self.service_bins = [ServiceBins(s) for s in self.services]
+
+    def finish(self) -> None:
+        """After the last cut: merge the stored latency histograms of counted requests into each
+        group's ``c_latency`` (the summary's), in bin order."""
+        if self._finished:
+            return
+        self._finished = True
+        for g, b in zip(self.groups, self.group_bins, strict=True):
+            b.latency.merge_counted(g.c_latency)
 
     def cut_bin(self, end: float) -> None:
-        start = self._bin_start
-        width = end - start
-        if width <= 0:
+        """Append each entity's cumulative counters at ``end`` (differences are taken in ``bins_frame``)."""
+        if end - self._bin_start <= 0:
             return
-        base = {"bin_start": start, "bin_end": end}
-        for g in self.groups:
-            cum: dict[str, Any] = {
-                "offered": g.offered,
-                "attempts": g.attempts,
-                "successes": g.successes,
-                "goodput": g.good,
-                "retries": sum(g.retries.values()),
-            }
-            for r, v in g.failures.items():
-                cum[f"failures_{r}"] = v
-            for r, v in g.degraded.items():
-                cum[f"degraded_{r}"] = v
-            d = self._diff("g:" + g.name, cum)
-            d["failures"] = sum(v for k, v in d.items() if k.startswith("failures_"))
-            d["degraded"] = sum(v for k, v in d.items() if k.startswith("degraded_"))
-            h = LogHistogram.merged((g.lat_bin, g.lat_bin_counted))
-            g.c_latency.merge(g.lat_bin_counted)
-            qs = h.quantiles(QUANTILES)
-            row = {
-                **base,
-                "entity_kind": "client",
-                "entity": g.name,
-                **d,
-                "in_flight": g.in_flight,
-                "latency_mean": h.mean,
-                "latency_p50": qs[0],
-                "latency_p90": qs[1],
-                "latency_p99": qs[2],
-            }
-            budgets = [p.budget for p in g.pipelines if p.budget is not None]
+        if len(self.group_bins) != len(self.groups) or len(self.service_bins) != len(self.services):
+            self._columns()
+        k = len(self.ends)
+        self.ends.append(end)
+        for g, b in zip(self.groups, self.group_bins, strict=True):
+            retries = sum(g.retries.values())
+            b.counts.extend((g.offered, g.attempts, g.successes, g.good, retries, g.in_flight))
+            f, fc = g.failures, b.failures
+            fc.sizes.append(len(f))
+            if f:
+                fc.values.extend(f.values())
+            f, fc = g.degraded, b.degraded
+            fc.sizes.append(len(f))
+            if f:
+                fc.values.extend(f.values())
+            lb = g.lat_bin
+            if lb.n:
+                b.latency.add(k, lb, 0)
+                g.lat_bin = LogHistogram()
+            lc = g.lat_bin_counted
+            if lc.n:
+                b.latency.add(k, lc, 1)
+                g.lat_bin_counted = LogHistogram()
+            budgets = b.budgets
             if budgets:
-                row["budget_tokens"] = sum(b.available(end) for b in budgets) / len(budgets)
-            g.lat_bin, g.lat_bin_counted = LogHistogram(), LogHistogram()
-            self.rows.append(row)
-            tr = self.breakers.get(g.name)
+                b.tokens.append(sum(x.available(end) for x in budgets) / len(budgets))
+            tr = b.tracker
             if tr is not None:
-                opened = sum(v for (_, new), v in tr.transitions.items() if new == "open")
-                d2 = self._diff("b:" + g.name, {"breaker_opened": opened})
-                self.rows.append(
-                    {
-                        **base,
-                        "entity_kind": "breaker",
-                        "entity": g.edge,
-                        **d2,
-                        "breaker_open_fraction": tr.take_area(end) / (width * tr.n),
-                        **{f"breakers_{s}": c for s, c in tr.counts.items()},
-                    }
-                )
-        for s in self.services:
+                counts = tr.counts
+                tr._area += counts["open"] * (end - tr._t)  # take_area(end), inline
+                tr._t = end
+                b.breaker.extend((tr.opened_total, tr._area, *counts.values()))
+                tr._area = 0.0
+        for s, sb in zip(self.services, self.service_bins, strict=True):
             s._acc(end)
-            cum = {
-                "arrivals": s.arrivals,
-                "served": s.served,
-                "queue_full": s.queue_full,
-                "refused": s.refused,
-                "errors": s.errors_sent,
-                "_busy": s.area_busy,
-                "_queue": s.area_queue,
-            }
-            d = self._diff("s:" + s.name, cum)
-            busy, queue = d.pop("_busy"), d.pop("_queue")
-            util = busy / (s.workers * width) if s.workers < math.inf else math.nan
-            self.rows.append(
-                {
-                    **base,
-                    "entity_kind": "service",
-                    "entity": s.name,
-                    **d,
-                    "queue_length": s.queued,
-                    "in_service": s.busy,
-                    "utilisation": util,
-                    "in_system_mean": (busy + queue) / width,
-                }
+            sb.cuts.extend(
+                (
+                    s.arrivals,
+                    s.served,
+                    s.queue_full,
+                    s.refused,
+                    s.errors_sent,
+                    s.area_busy,
+                    s.area_queue,
+                    s.queued,
+                    s.busy,
+                )
             )
         self._bin_start = end
+
+    def _lab(self, *key: str) -> tuple[tuple[str, str], ...]:
+        """Label pairs ``name=key[0]`` + ``(key[1], key[2]), (key[3], key[4]) …``, built once per key."""
+        labels = self._labels.get(key)
+        if labels is None:
+            labels = self._labels[key] = (("name", key[0]), *zip(key[1::2], key[2::2], strict=True))
+        return labels
 
     def scrape_now(self, t: float) -> None:
         out: list[tuple[str, tuple[tuple[str, str], ...], Any]] = []
         add = out.append
+        lab = self._lab
         timeouts: dict[str, int] = {}
         for g in self.groups:
-            n = (("name", g.edge),)
-            add(("resilience_requests_total", (*n, ("result", "success"), ("reason", "")), g.successes))
+            e = g.edge
+            n = lab(e)
+            add(("resilience_requests_total", lab(e, "result", "success", "reason", ""), g.successes))
             for r, v in g.failures.items():
-                add(("resilience_requests_total", (*n, ("result", "failure"), ("reason", r)), v))
+                add(("resilience_requests_total", lab(e, "result", "failure", "reason", r), v))
             for r, v in g.degraded.items():
-                add(("resilience_requests_total", (*n, ("result", "degraded"), ("reason", r)), v))
+                add(("resilience_requests_total", lab(e, "result", "degraded", "reason", r), v))
             if g.fallback is not None:
-                add(("resilience_fallbacks_total", (*n, ("tier", g.fallback)), sum(g.degraded.values())))
+                add(("resilience_fallbacks_total", lab(e, "tier", g.fallback), sum(g.degraded.values())))
             attempts = g.attempt_stats()
             for k, (h, _) in attempts.items():
-                add(("resilience_attempts_total", (*n, ("outcome", k)), sum(h)))
+                add(("resilience_attempts_total", lab(e, "outcome", k), sum(h)))
             for c, v in g.retries.items():
-                add(("resilience_retries_total", (*n, ("cause", c)), v))
+                add(("resilience_retries_total", lab(e, "cause", c), v))
             if "retry_after_clamped" in g.retries:
                 add(("resilience_retry_after_clamped_total", n, g.retries["retry_after_clamped"]))
             for r, v in g.rejections.items():
-                add(("resilience_local_rejections_total", (*n, ("reason", r)), v))
+                add(("resilience_local_rejections_total", lab(e, "reason", r), v))
             for p, v in g.timeouts.items():
                 timeouts[p] = timeouts.get(p, 0) + v
             sums = {"success": g.success_sum, **g.req_sum}
             for res, h in g.req_hist.items():
-                add(("resilience_request_duration_seconds", (*n, ("result", res)), (tuple(h), sums[res])))
+                add(("resilience_request_duration_seconds", lab(e, "result", res), (tuple(h), sums[res])))
             for k, (h, total) in attempts.items():
-                add(("resilience_attempt_duration_seconds", (*n, ("outcome", k)), (tuple(h), total)))
+                add(("resilience_attempt_duration_seconds", lab(e, "outcome", k), (tuple(h), total)))
             budgets = [p.budget for p in g.pipelines if p.budget is not None]
             if budgets:
                 add(("resilience_budget_tokens", n, sum(b.available(t) for b in budgets) / len(budgets)))
             tr = self.breakers.get(g.name)
             if tr is not None:
-                for s, c in tr.counts.items():
-                    add(("resilience_breaker_state", (*n, ("state", s)), c / tr.n))
-                snaps = [p.breaker.metrics(t) for p in g.pipelines if p.breaker is not None]  # type: ignore[attr-defined]
-                kinds: dict[str, int] = {}
-                for m in snaps:
-                    for k, v in m.calls_by_kind().items():
-                        kinds[k] = kinds.get(k, 0) + v
-                for k, v in kinds.items():
-                    add(("resilience_breaker_calls_total", (*n, ("kind", k)), v))
-                add(("resilience_breaker_failure_rate", n, sum(m.failure_rate for m in snaps) / len(snaps)))
-                add(
-                    (
-                        "resilience_breaker_slow_call_rate",
-                        n,
-                        sum(m.slow_call_rate for m in snaps) / len(snaps),
-                    )
-                )
+                for state, count in tr.counts.items():
+                    add(("resilience_breaker_state", lab(e, "state", state), count / tr.n))
+                kinds, failure_rate, slow_rate = breaker_totals(g, t)
+                for k, v in zip(CALL_KINDS, kinds, strict=True):
+                    add(("resilience_breaker_calls_total", lab(e, "kind", k), v))
+                add(("resilience_breaker_failure_rate", n, failure_rate))
+                add(("resilience_breaker_slow_call_rate", n, slow_rate))
                 for (a, b), v in tr.transitions.items():
-                    add(("resilience_breaker_transitions_total", (*n, ("from_state", a), ("to_state", b)), v))
+                    add(("resilience_breaker_transitions_total", lab(e, "from_state", a, "to_state", b), v))
         for p, v in sorted(timeouts.items()):
             add(("resilience_timeouts_total", (("source", "client"), ("phase", p)), v))
-        self.samples.append((t, out))
+        self.samples.append(t, out)
+
+
+CALL_KINDS = ("successful", "failed", "slow_successful", "slow_failed", "ignored", "not_permitted")
+
+
+def breaker_totals(g: GroupRT, t: float) -> tuple[list[int], float, float]:
+    """The group's breakers summed (``calls_by_kind`` counts) and averaged (failure and slow-call rates)
+    as ``metrics(t)`` snapshots would give them, without building the snapshots."""
+    kinds = [0, 0, 0, 0, 0, 0]
+    fr = sr = 0.0
+    m = 0
+    for p in g.pipelines:
+        b: Any = p.breaker
+        if b is None:
+            continue
+        m += 1
+        counts, failure_rate, slow_rate = b.counts(t)
+        for i, n in enumerate(counts):
+            kinds[i] += n
+        fr += failure_rate
+        sr += slow_rate
+    return kinds, fr / m, sr / m

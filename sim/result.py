@@ -8,6 +8,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .bins import bins_frame
 from .histogram import LogHistogram
 from .series import render_openmetrics
 
@@ -87,7 +88,7 @@ class RunResult:
         self.scenario = scenario
         self.seed = seed
         self.sim_seconds = end
-        self._rows = rec.rows
+        self._bins = (rec.ends, rec.group_bins, rec.service_bins)
         self._samples = rec.samples
         self.offered_per_second = rec.offered_s
         self.goodput_per_second = rec.good_s
@@ -153,6 +154,7 @@ class RunResult:
                 "served": s.c_served,
                 "queue_full": s.c_queue_full,
                 "refused": s.c_refused,
+                "waited": s.c_waited,
                 "utilisation": _finite(s.c_area_busy / (s.workers * span)) if s.workers < math.inf else None,
                 "mean_in_system": (s.c_area_busy + s.c_area_queue) / span,
                 "mean_in_queue": s.c_area_queue / span,
@@ -191,24 +193,12 @@ class RunResult:
     @cached_property
     def bins(self) -> pd.DataFrame:
         """One row per time bin x entity (client group, breaker, service)."""
-        import pandas as pd
-
-        df = pd.DataFrame(self._rows)
-        first = ["bin_start", "bin_end", "entity_kind", "entity"]
-        client = [c for c in df.columns if c not in first and not c.startswith(("failures_", "degraded_"))]
-        by_reason = sorted(c for c in df.columns if c.startswith(("failures_", "degraded_")))
-        split = client.index("in_flight") if "in_flight" in client else len(client)
-        df = df[first + client[:split] + by_reason + client[split:]]
-        fill = [c for c in df.columns if c.startswith(("failures_", "degraded_"))]
-        if fill:
-            client = df["entity_kind"] == "client"
-            df.loc[client, fill] = df.loc[client, fill].fillna(0)
-        return df
+        return bins_frame(*self._bins)
 
     @cached_property
     def series(self) -> str:
         """OpenMetrics text of the scraped series (timestamps: scenario epoch + simulated time)."""
-        return render_openmetrics(self._samples, self.scenario.epoch)
+        return render_openmetrics(self._samples.samples(), self.scenario.epoch)
 
     def write_series(self, path: str | Path) -> None:
         Path(path).write_text(self.series, encoding="utf-8")

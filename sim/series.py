@@ -2,14 +2,76 @@
 
 from __future__ import annotations
 
+import math
+from array import array
 from collections.abc import Iterable
 from typing import Any
 
 from resilience.metrics.catalog import CATALOG, MetricType
 
-__all__ = ["render_openmetrics"]
+__all__ = ["ScrapeStore", "render_openmetrics"]
 
-Sample = tuple[str, tuple[tuple[str, str], ...], Any]
+Labels = tuple[tuple[str, str], ...]
+Sample = tuple[str, Labels, Any]
+
+
+class ScrapeStore:
+    """Scraped samples kept flat: per sample a series id and a value in arrays, so a long run keeps
+    no per-scrape objects for the garbage collector to trace. ``samples()`` gives them back."""
+
+    __slots__ = ("_ids", "ends", "hist", "ids", "keys", "times", "values")
+
+    def __init__(self) -> None:
+        self.times = array("d")  # scrape times
+        self.ends = array("q")  # each scrape's end in ``ids`` / ``values``
+        self.ids = array("q")
+        self.values = array("d")  # counter and gauge values (counts are exact below 2**53); histogram sums
+        self.hist = array("q")  # histogram bucket counts, in sample order
+        self.keys: list[tuple[str, Labels, int]] = []  # by series id: name, labels, buckets (0: no histogram)
+        self._ids: dict[tuple[str, Labels], int] = {}
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+    @property
+    def last(self) -> float:
+        """The time of the latest scrape (-inf before the first)."""
+        return self.times[-1] if self.times else -math.inf
+
+    def append(self, t: float, points: list[Sample]) -> None:
+        """Store one scrape: ``(name, labels, value)`` with value a number or (bucket counts, sum)."""
+        ids, values, known = self.ids, self.values, self._ids
+        for name, labels, value in points:
+            sid = known.get((name, labels))
+            if sid is None:
+                sid = known[name, labels] = len(self.keys)
+                self.keys.append((name, labels, len(value[0]) if type(value) is tuple else 0))
+            ids.append(sid)
+            if type(value) is tuple:
+                self.hist.extend(value[0])
+                values.append(value[1])
+            else:
+                values.append(value)
+        self.times.append(t)
+        self.ends.append(len(ids))
+
+    def samples(self) -> list[tuple[float, list[Sample]]]:
+        """Every scrape as ``(t, [(name, labels, value), …])``, values as stored."""
+        out: list[tuple[float, list[Sample]]] = []
+        keys, ids, values, hist = self.keys, self.ids, self.values, self.hist
+        i = h = 0
+        for t, end in zip(self.times, self.ends, strict=True):
+            points: list[Sample] = []
+            while i < end:
+                name, labels, nb = keys[ids[i]]
+                if nb:
+                    points.append((name, labels, (tuple(hist[h : h + nb]), values[i])))
+                    h += nb
+                else:
+                    points.append((name, labels, values[i]))
+                i += 1
+            out.append((t, points))
+        return out
 
 
 def _esc(v: str) -> str:
@@ -41,8 +103,8 @@ def render_openmetrics(samples: list[tuple[float, list[Sample]]], epoch: float) 
         lines.append(f"# HELP {family} {_esc(spec.help)}")
         if spec.type is MetricType.HISTOGRAM:
             bounds = [*(_num(b) for b in spec.buckets), "+Inf"]
-        for labels, points in series[name].items():
-            for t, value in points:
+        for labels, values in series[name].items():
+            for t, value in values:
                 ts = f"{epoch + t:.3f}"
                 if spec.type is MetricType.COUNTER:
                     lines.append(f"{family}_total{_labels(labels)} {_num(value)} {ts}")

@@ -67,6 +67,7 @@ class ServiceRT:
         self._w_busy = self._w_queue = 0.0
         self.arrivals = self.served = self.queue_full = self.refused = self.errors_sent = 0
         self.c_arrivals = self.c_served = self.c_queue_full = self.c_refused = 0  # after warm-up
+        self.c_waited = 0  # served calls (arrived after warm-up) that waited for a worker
         self.c_sojourn = 0.0
         self.c_wait = 0.0
 
@@ -171,7 +172,10 @@ class ServiceRT:
         if c.svc_arrival >= self.warmup:
             self.c_served += 1
             self.c_sojourn += now - c.svc_arrival
-            self.c_wait += c.svc_start - c.svc_arrival
+            wait = c.svc_start - c.svc_arrival
+            self.c_wait += wait
+            if wait > 0.0:
+                self.c_waited += 1
         self._pull(now)
         spec = c.error
         if spec is not None:

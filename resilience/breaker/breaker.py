@@ -225,6 +225,26 @@ class CircuitBreaker:
                 dict(self._transitions),
             )
 
+    def counts(self, now: float) -> tuple[tuple[int, int, int, int, int, int], float, float]:
+        """Calls by kind (successful, failed, slow_successful, slow_failed, ignored, not_permitted)
+        and the failure and slow-call rates at ``now``, as ``metrics(now)`` reports them, cheaply."""
+        with self._lock:
+            if self._state is _HALF_OPEN:
+                calls, failures, slow = self._ho_calls, self._ho_failures, self._ho_slow
+            else:
+                calls, failures, slow, _ = self._window.totals_at(now)
+            kinds = (
+                self._successful,
+                self._failed,
+                self._slow_successful,
+                self._slow_failed,
+                self._ignored_n,
+                self._not_permitted,
+            )
+        if not calls:
+            return kinds, 0.0, 0.0
+        return kinds, failures / calls, slow / calls
+
     # -- manual control -------------------------------------------------------------
     def force_open(self, now: float) -> None:
         """Reject every call until ``reset`` (or ``disable``)."""

@@ -458,3 +458,34 @@ def test_drives_a_pipeline_to_breaker_open() -> None:
     ex.next(31.3)
     ex.next(31.4, Outcome(OutcomeKind.CANCELLED, False, "cancelled"))  # execution releases
     assert b.metrics().released == 1
+
+
+def test_counts_agree_with_the_metrics_snapshot_in_every_state() -> None:
+    breaker = CircuitBreaker(
+        BreakerConfig(
+            window_type="time",
+            window_size=4,
+            bucket_seconds=1,
+            minimum_calls=4,
+            wait_in_open=2,
+            permitted_calls_in_half_open=2,
+            slow_call_duration=0.5,
+        )
+    )
+    err = Outcome.error("http_500", retryable=True)
+    seen_states = set()
+    now = 0.0
+    for i in range(40):
+        if breaker.try_acquire(now):
+            breaker.record(now, 0.6 if i % 3 else 0.1, err if i % 4 < 2 else Outcome.success())
+        m = breaker.metrics(now)
+        seen_states.add(m.state)
+        counts, failure_rate, slow_rate = breaker.counts(now)
+        kinds = m.calls_by_kind()
+        assert counts == tuple(
+            kinds[k]
+            for k in ("successful", "failed", "slow_successful", "slow_failed", "ignored", "not_permitted")
+        )
+        assert (failure_rate, slow_rate) == (m.failure_rate, m.slow_call_rate)
+        now += 0.4
+    assert {BreakerState.CLOSED, BreakerState.OPEN, BreakerState.HALF_OPEN} <= seen_states

@@ -76,6 +76,14 @@ def test_mmck_blocking_probability_matches_theory() -> None:
     assert rel(p_block, exact.p_block) < 0.10, (svc, exact)  # 4 standard deviations
 
 
+def test_mmc_probability_of_waiting_matches_erlang_c() -> None:
+    exact, _, _ = SHORT["mmc"]
+    svc = _service(cached_summary("mmc"))
+    p_wait = svc["waited"] / svc["served"]
+    # 4.5 standard deviations: the relative error's deviation over 10 seeds is 0.6%
+    assert rel(p_wait, exact.p_wait) < 0.027, (svc, exact)
+
+
 def test_client_latency_is_the_service_sojourn_over_an_ideal_link() -> None:
     s = cached_summary("mm1")
     assert rel(s["latency_seconds"]["mean"], _service(s)["mean_sojourn_seconds"]) < 0.002
