@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
 __all__ = ["GroupBins", "LatencyCuts", "ReasonCuts", "ServiceBins", "bins_frame"]
 
+_MERGE_CHUNK = 1 << 15  # stored buckets merged at a time
+
 QUANTILES = (0.5, 0.9, 0.99)
 STATES = ("closed", "open", "half_open", "forced_open", "disabled")
 COUNTS = ("offered", "attempts", "successes", "goodput", "retries")
@@ -113,15 +115,20 @@ class LatencyCuts:
         counted = ints[:, 1].astype(bool)
         if not counted.any():
             return
-        mask = counted[self._key_rows()]
-        keys = np.frombuffer(self.keys, dtype=np.int64)[mask]
-        counts = np.frombuffer(self.counts, dtype=np.int64)[mask]
-        uniq, where = np.unique(keys, return_inverse=True)
-        sums = np.zeros(len(uniq), dtype=np.int64)
-        np.add.at(sums, where, counts)
+        flags = np.repeat(counted, ints[:, 3])  # one byte per stored bucket
+        keys = np.frombuffer(self.keys, dtype=np.int64)
+        counts = np.frombuffer(self.counts, dtype=np.int64)
         c = into.counts
-        for b, k in zip(uniq.tolist(), sums.tolist(), strict=True):
-            c[b] = c.get(b, 0) + k
+        for start in range(0, len(keys), _MERGE_CHUNK):  # chunks keep the temporaries small
+            end = start + _MERGE_CHUNK
+            mask = flags[start:end]
+            if not mask.any():
+                continue
+            uniq, where = np.unique(keys[start:end][mask], return_inverse=True)
+            sums = np.zeros(len(uniq), dtype=np.int64)
+            np.add.at(sums, where, counts[start:end][mask])
+            for b, k in zip(uniq.tolist(), sums.tolist(), strict=True):
+                c[b] = c.get(b, 0) + k
         total = into.total
         for x in floats[counted, 0].tolist():  # one by one: the same rounding as merge
             total += x
