@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from ._config import Config, positive, rule
-from .admission._counting import LabelCounts, Sink
 from .clock import Clock, MonotonicClock
+from .metrics.counters import CounterSink, LabelCounts
 from .outcome import FailureReason
 from .steps import GiveUp
 
@@ -217,7 +217,7 @@ class Fallback:
         backup: Callable[[Any], Any] | None = None,
         compensation: CompensationSink | None = None,
         name: str = "default",
-        sink: Sink | None = None,
+        sink: CounterSink | None = None,
         handle: FailurePredicate = handles_failure,
     ) -> None:
         self.config = c = config or FallbackConfig()

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from .._config import Config, non_negative, rule
 from ..clock import Clock, MonotonicClock
-from ._counting import LabelCounts, Sink
+from ..metrics.counters import CounterSink, LabelCounts
 from .rejection import AdmissionRejected, Rejected, RejectionCause
 
 __all__ = [
@@ -107,7 +107,7 @@ class Bulkhead:
     __slots__ = ("_in_flight", "_lock", "_queue", "admitted_total", "config", "name", "rejections")
 
     def __init__(
-        self, config: BulkheadConfig | None = None, *, name: str = "default", sink: Sink | None = None
+        self, config: BulkheadConfig | None = None, *, name: str = "default", sink: CounterSink | None = None
     ):
         self.config = config or BulkheadConfig()
         self.name = name

@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 from typing import Protocol
 
+from ..metrics.counters import CounterSink, LabelCounts
 from ..outcome import Outcome, OutcomeKind
-from ._counting import LabelCounts, Sink
 from .aimd import AIMDLimit
 from .rejection import RejectionCause
 
@@ -78,7 +78,11 @@ class ConcurrencyLimiter:
     __slots__ = ("_in_flight", "_lock", "acquired", "algorithm", "name", "rejections", "released")
 
     def __init__(
-        self, algorithm: LimitAlgorithm | None = None, *, name: str = "default", sink: Sink | None = None
+        self,
+        algorithm: LimitAlgorithm | None = None,
+        *,
+        name: str = "default",
+        sink: CounterSink | None = None,
     ) -> None:
         self.algorithm: LimitAlgorithm = algorithm if algorithm is not None else AIMDLimit()
         self.name = name

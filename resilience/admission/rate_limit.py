@@ -7,7 +7,7 @@ import threading
 from dataclasses import dataclass, field
 
 from .._config import Config, positive, rule
-from ._counting import LabelCounts, Sink
+from ..metrics.counters import CounterSink, LabelCounts
 from .rejection import RejectionCause
 
 __all__ = ["TokenBucketConfig", "TokenBucketRateLimiter"]
@@ -32,7 +32,11 @@ class TokenBucketRateLimiter:
     __slots__ = ("_last", "_lock", "_tokens", "config", "name", "rejections")
 
     def __init__(
-        self, config: TokenBucketConfig | None = None, *, name: str = "default", sink: Sink | None = None
+        self,
+        config: TokenBucketConfig | None = None,
+        *,
+        name: str = "default",
+        sink: CounterSink | None = None,
     ) -> None:
         self.config = config or TokenBucketConfig()
         self.name = name

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .._config import Config, positive, rule
-from ..admission._counting import LabelCounts, Sink
+from ..metrics.counters import CounterSink, LabelCounts
 from .states import KeyState, can_transition
 
 __all__ = [
@@ -154,7 +154,11 @@ class IdempotencyStore:
     __slots__ = ("_heap", "_lock", "_records", "_tokens", "config", "counts", "name")
 
     def __init__(
-        self, config: IdempotencyConfig | None = None, *, name: str = "default", sink: Sink | None = None
+        self,
+        config: IdempotencyConfig | None = None,
+        *,
+        name: str = "default",
+        sink: CounterSink | None = None,
     ) -> None:
         self.config = config or IdempotencyConfig()
         self.name = name

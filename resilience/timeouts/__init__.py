@@ -1,6 +1,6 @@
 """Timeouts: layered connection phases, deadline propagation, timeout records, per-tag thresholds."""
 
-from .counters import Counters, CounterSink
+from ..metrics.counters import Counters, CounterSink
 from .layered import LayeredTimeouts
 from .propagation import HeaderError, Incoming, PropagationConfig, incoming, outgoing_headers
 from .record import ListSink, RecordSink, TimeoutRecord, TimeoutRecorder

@@ -35,8 +35,8 @@ from dataclasses import dataclass, field
 
 from .._config import Config, non_negative, positive, rule
 from ..deadline import Deadline
+from ..metrics.counters import CounterSink
 from ..outcome import TimeoutSource
-from .counters import CounterSink
 
 __all__ = ["HeaderError", "Incoming", "PropagationConfig", "incoming", "outgoing_headers"]
 

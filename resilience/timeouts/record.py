@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ..clock import WallClock
+from ..metrics.counters import CounterSink
 from ..outcome import TimeoutPhase, TimeoutSource
-from .counters import CounterSink
 
 __all__ = ["ListSink", "RecordSink", "TimeoutRecord", "TimeoutRecorder"]
 

@@ -1,4 +1,4 @@
-"""A tiny in-process counter sink keyed by catalog metric and labels."""
+"""In-process counters for catalog metrics: a sink protocol, a counter set, per-label counts."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Protocol
 
 from ..metrics.catalog import MetricType, metric
 
-__all__ = ["CounterSink", "Counters"]
+__all__ = ["CounterSink", "Counters", "LabelCounts"]
 
 LabelKey = tuple[tuple[str, str], ...]
 
@@ -60,3 +60,39 @@ class Counters:
         """A copy of every series: ``{(name, ((label, value), ...)): value}``."""
         with self._lock:
             return dict(self._values)
+
+
+class LabelCounts:
+    """Counts of the catalog counter ``metric_name`` by its one free label, for component ``name``."""
+
+    __slots__ = ("_counts", "_lock", "label", "metric_name", "name", "sink")
+
+    def __init__(self, metric_name: str, label: str, name: str, sink: CounterSink | None = None) -> None:
+        spec = metric(metric_name)
+        if spec.type is not MetricType.COUNTER or set(spec.labels) != {"name", label}:
+            raise ValueError(f"metric {metric_name!r} is not a counter labelled (name, {label})")
+        self.metric_name = metric_name
+        self.label = label
+        self.name = name
+        self.sink = sink
+        self._lock = threading.Lock()
+        self._counts: dict[str, int] = {}
+
+    def inc(self, value: str) -> None:
+        """Count one event labelled ``value``."""
+        with self._lock:
+            self._counts[value] = self._counts.get(value, 0) + 1
+        if self.sink is not None:
+            self.sink.inc(self.metric_name, {"name": self.name, self.label: value})
+
+    def __getitem__(self, value: str) -> int:
+        return self._counts.get(value, 0)
+
+    def snapshot(self) -> dict[str, int]:
+        """A copy of every count so far."""
+        with self._lock:
+            return dict(self._counts)
+
+    def total(self) -> int:
+        with self._lock:
+            return sum(self._counts.values())
