@@ -1,11 +1,13 @@
 """Per-call cost of a successful call through deadline + retry + breaker.
 
 Ours (``SyncDriver`` over a ``Pipeline`` with an overall deadline, 3 attempts
-with full jitter and a count-window breaker) against tenacity + pybreaker
-stacked in their idiomatic form (``benchmarks/peers/tenacity_pybreaker.py``),
-measured side by side in one run, interleaved, median of repeats. The cost of
-the bare function is subtracted from both. Prints the ratio ours / peers
-(target <= 0.33).
+with full jitter and a count-window breaker) against tenacity + pybreaker in
+two forms (``benchmarks/peers/tenacity_pybreaker.py``): the decorator form
+(``@retry`` over ``@breaker``) and the call form (one reused ``Retrying``
+object calling ``breaker.call``). All measured side by side in one run,
+interleaved, median of repeats; the cost of the bare function is subtracted
+from each. Prints ours / peers for both forms; the target (<= 0.33) is held
+against the faster peer form, i.e. the larger, least flattering ratio.
 
     .venv/bin/python benchmarks/overhead.py [--calls N] [--repeats R]
 """
@@ -24,11 +26,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from peers.tenacity_pybreaker import make_call
+from peers.tenacity_pybreaker import make_call, make_call_form
 
 from resilience import ExponentialBackoff, FullJitter, Pipeline, RetryConfig
 from resilience.breaker import BreakerConfig, CircuitBreaker
 from resilience.drivers import SyncDriver
+
+TARGET = 0.33
+PEER_FORMS = ("peers decorator form", "peers call form")
 
 
 def target() -> int:
@@ -64,7 +69,8 @@ def main() -> None:
     candidates: dict[str, Callable[[], object]] = {
         "bare": target,
         "ours": ours(),
-        "tenacity+pybreaker": make_call(target),
+        "peers decorator form": make_call(target),
+        "peers call form": make_call_form(target),
     }
     for fn in candidates.values():  # warm up
         per_call(fn, 1000)
@@ -75,14 +81,22 @@ def main() -> None:
     med = {name: statistics.median(v) for name, v in samples.items()}
     bare = med["bare"]
     ours_cost = med["ours"] - bare
-    peers_cost = med["tenacity+pybreaker"] - bare
     versions = ", ".join(f"{p} {metadata.version(p)}" for p in ("tenacity", "pybreaker"))
     print(f"python {platform.python_version()}, {versions}; {args.calls} calls x {args.repeats} repeats")
     for name in candidates:
         print(f"  {name:20s} {med[name] * 1e6:8.2f} us/call")
-    print(f"overhead ours:  {ours_cost * 1e6:.2f} us/call")
-    print(f"overhead peers: {peers_cost * 1e6:.2f} us/call")
-    print(f"ratio ours/peers = {ours_cost / peers_cost:.3f} (target <= 0.33)")
+    print(f"overhead ours: {ours_cost * 1e6:.2f} us/call")
+    ratios = {}
+    for form in PEER_FORMS:
+        peers_cost = med[form] - bare
+        ratios[form] = ours_cost / peers_cost
+        print(f"overhead {form}: {peers_cost * 1e6:.2f} us/call; ours / it = {ratios[form]:.3f}")
+    worst = max(ratios, key=ratios.__getitem__)
+    verdict = "meets" if ratios[worst] <= TARGET else "MISSES"
+    print(
+        f"ratio ours/peers against the faster peer form ({worst}) = {ratios[worst]:.3f}"
+        f" ({verdict} target <= {TARGET})"
+    )
 
 
 if __name__ == "__main__":

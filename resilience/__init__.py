@@ -53,12 +53,13 @@ from .drivers import (
 )
 from .events import EventKind, Listener, TraceEvent
 from .execution import Execution
+from .execution_policy import ExecutionPolicy
 from .fallback import Fallback, FallbackConfig, FallbackResult, Tier
 from .idempotency import IdempotencyConfig, IdempotencyStore, KeyState
 from .outcome import FailureReason, Outcome, OutcomeKind, TimeoutPhase, TimeoutSource
 from .pipeline import Pipeline
 from .pipeline_config import PipelineConfig
-from .protocols import BreakerLike, BudgetLike
+from .protocols import BreakerLike, BudgetLike, Grant, Permit
 from .retry import RetryConfig
 from .rng import RandomSource
 from .steps import Attempt, Done, GiveUp, Step, Wait
@@ -97,6 +98,7 @@ __all__ = [
     "EqualJitter",
     "EventKind",
     "Execution",
+    "ExecutionPolicy",
     "ExponentialBackoff",
     "FailureReason",
     "Fallback",
@@ -106,6 +108,7 @@ __all__ = [
     "GiveUp",
     "GradientConfig",
     "GradientLimit",
+    "Grant",
     "GrpcRetryThrottle",
     "GrpcRetryThrottleConfig",
     "IdempotencyConfig",
@@ -120,6 +123,7 @@ __all__ = [
     "NoJitter",
     "Outcome",
     "OutcomeKind",
+    "Permit",
     "Pipeline",
     "PipelineConfig",
     "PropagationConfig",

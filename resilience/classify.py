@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import datetime
 import email.utils
+import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -13,6 +15,7 @@ from .outcome import CANCELLED, Outcome, OutcomeKind, TimeoutPhase
 
 __all__ = ["Classifier", "ClassifierConfig", "parse_retry_after"]
 
+_DELTA_SECONDS = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
 _NEVER_RETRIED = (asyncio.CancelledError, KeyboardInterrupt, SystemExit, GeneratorExit)
 
 
@@ -21,7 +24,7 @@ def _statuses(v: tuple[int, ...]) -> bool:
 
 
 def _sqlstates(v: tuple[str, ...]) -> bool:
-    return all(isinstance(s, str) and len(s) in (2, 5) and s.isalnum() for s in v)
+    return all(isinstance(s, str) and len(s) in (2, 5) and s.isascii() and s.isalnum() for s in v)
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,28 +158,24 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
 
 
 def parse_retry_after(value: str, *, wall_now: float | None = None) -> float | None:
-    """Seconds to wait from ``Retry-After`` (delta-seconds or HTTP-date).
+    """Seconds to wait from ``Retry-After`` (delta-seconds or HTTP-date), or None.
 
-    An HTTP-date needs ``wall_now`` (seconds since the epoch, from the driver's
-    wall clock); unparseable values give ``None`` (the hint is ignored).
+    Delta-seconds are ASCII digits, optionally with a fraction or exponent. An
+    HTTP-date needs ``wall_now`` (seconds since the epoch, from the driver's
+    wall clock). Anything else, including other scripts' digits, a negative or
+    non-finite number, gives ``None`` (the hint is ignored); this never raises.
     """
     text = value.strip()
-    if text.isdigit():
-        return float(int(text))
-    try:
+    if _DELTA_SECONDS.fullmatch(text):
         seconds = float(text)
-    except ValueError:
-        pass
-    else:
-        return seconds if seconds >= 0 else None
-    if wall_now is None:
+        return seconds if math.isfinite(seconds) else None
+    if wall_now is None or not math.isfinite(wall_now) or not text.isascii():
         return None
     try:
         when = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
+        if when.tzinfo is None:  # asctime dates carry no zone; HTTP-dates are always GMT
+            when = when.replace(tzinfo=datetime.UTC)
+        delay = when.timestamp() - wall_now
+    except (TypeError, ValueError, IndexError, OverflowError, AttributeError):
         return None
-    if when is None:
-        return None
-    if when.tzinfo is None:  # asctime dates carry no zone; HTTP-dates are always GMT
-        when = when.replace(tzinfo=datetime.UTC)
-    return max(0.0, when.timestamp() - wall_now)
+    return max(0.0, delay) if math.isfinite(delay) else None

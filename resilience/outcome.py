@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import dataclass
 
 __all__ = ["FailureReason", "Outcome", "OutcomeKind", "TimeoutPhase", "TimeoutSource"]
@@ -62,8 +63,13 @@ class Outcome:
     kind: OutcomeKind
     retryable: bool = False
     evidence: str = "ok"
-    retry_after: float | None = None
+    retry_after: float | None = None  # seconds the server asked us to wait: >= 0 and finite
     phase: TimeoutPhase | None = None
+
+    def __post_init__(self) -> None:
+        hint = self.retry_after
+        if hint is not None and not (isinstance(hint, (int, float)) and 0.0 <= hint < math.inf):
+            raise ValueError(f"Outcome.retry_after={hint!r}: must be a number of seconds >= 0 and finite")
 
     @property
     def ok(self) -> bool:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import math
 import random
 from collections.abc import Iterable
 
 from .classify import Classifier
-from .deadline import Deadline, current_deadline
+from .deadline import Deadline
 from .events import Listener, TraceEvent
 from .execution import Execution
+from .execution_policy import ExecutionPolicy
 from .protocols import BreakerLike, BudgetLike
 from .retry import RetryConfig
 from .rng import RandomSource
@@ -21,20 +21,17 @@ class Pipeline:
     """Shared, thread-safe policy objects; ``begin`` starts one request's execution.
 
     ``rng`` draws the backoff jitter; pass a seeded ``random.Random`` for
-    reproducible runs (the default is a fresh, OS-seeded one).
+    reproducible runs (the default is a fresh, OS-seeded one). ``policy`` is
+    the frozen retry policy every execution decides by.
     """
 
     __slots__ = (
-        "attempt_timeout",
-        "backoff",
         "breaker",
         "budget",
         "classifier",
-        "honor_retry_after",
         "listeners",
-        "max_attempts",
-        "max_retry_after",
         "name",
+        "policy",
         "retry",
         "rng",
         "timeout",
@@ -53,17 +50,13 @@ class Pipeline:
     ) -> None:
         self.name = name
         self.retry = retry = retry or RetryConfig(max_attempts=1)
+        self.policy = ExecutionPolicy.from_retry(retry, name)
         self.breaker = breaker
         self.budget = budget
         self.classifier = classifier or Classifier()
         self.rng: RandomSource = rng if rng is not None else random.Random()
         self.listeners: tuple[Listener, ...] = tuple(listeners)
-        self.max_attempts = retry.max_attempts
-        self.attempt_timeout = math.inf if retry.attempt_timeout is None else retry.attempt_timeout
         self.timeout = retry.timeout
-        self.backoff = retry.backoff
-        self.honor_retry_after = retry.honor_retry_after
-        self.max_retry_after = retry.max_retry_after
 
     def begin(
         self,
@@ -76,20 +69,28 @@ class Pipeline:
     ) -> Execution:
         """Start one logical request at ``now``.
 
-        The effective deadline is the earliest of ``deadline``, the enclosing
-        ``deadline_scope`` and the configured ``timeout``.
+        The effective deadline is the earlier of ``deadline`` and the
+        configured ``timeout``. Nothing ambient is read: a driver resolves an
+        enclosing ``deadline_scope`` and passes it in as ``deadline``.
         """
-        scope = current_deadline()
-        if deadline is None or (scope is not None and scope.expires_at < deadline.expires_at):
-            deadline = scope
-        if self.timeout is not None:
-            own = now + self.timeout
+        timeout = self.timeout
+        if timeout is not None:
+            own = now + timeout
             if deadline is None or own < deadline.expires_at:
-                deadline = Deadline(own, timeout=self.timeout)
+                deadline = Deadline(own, timeout=timeout)
         return Execution(
-            self, now, deadline, idempotent=idempotent, idempotency_key=idempotency_key, trace=trace
+            self.policy,
+            now,
+            deadline,
+            self.rng,
+            self.breaker,
+            self.budget,
+            self.listeners,
+            idempotent,
+            idempotency_key,
+            trace,
         )
 
     def add_listener(self, listener: Listener) -> None:
-        """Subscribe to this pipeline's decision events."""
+        """Subscribe to this pipeline's decision events (executions begun from now on)."""
         self.listeners = (*self.listeners, listener)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from .outcome import FailureReason, Outcome, TimeoutPhase
 
 __all__ = ["Attempt", "Done", "GiveUp", "Step", "Wait"]
@@ -22,11 +24,13 @@ class Attempt:
 
 
 class Wait:
-    """Sleep ``delay`` seconds, then ask for the next step."""
+    """Sleep ``delay`` seconds (finite, never negative), then ask for the next step."""
 
     __slots__ = ("cause", "delay")
 
     def __init__(self, delay: float, cause: str) -> None:
+        if not 0.0 <= delay < math.inf:
+            raise ValueError(f"Wait.delay={delay!r}: must be >= 0 and finite")
         self.delay = delay
         self.cause = cause
 
@@ -47,17 +51,23 @@ class Done:
 
 
 class GiveUp:
-    """The request failed: ``reason`` is the final decision, ``last`` the last evidence."""
+    """The request failed: ``reason`` is the final decision, ``last`` the last evidence.
 
-    __slots__ = ("last", "reason")
+    ``retry_after``: when the breaker refused, the seconds until it may permit
+    a call again (None when it will not on its own, or for other reasons).
+    """
 
-    def __init__(self, reason: FailureReason, last: Outcome | None) -> None:
+    __slots__ = ("last", "reason", "retry_after")
+
+    def __init__(self, reason: FailureReason, last: Outcome | None, retry_after: float | None = None) -> None:
         self.reason = reason
         self.last = last
+        self.retry_after = retry_after
 
     def __repr__(self) -> str:
         ev = None if self.last is None else self.last.evidence
-        return f"GiveUp(reason={self.reason.value!r}, last={ev!r})"
+        hint = "" if self.retry_after is None else f", retry_after={self.retry_after!r}"
+        return f"GiveUp(reason={self.reason.value!r}, last={ev!r}{hint})"
 
 
 Step = Attempt | Wait | Done | GiveUp

@@ -36,7 +36,7 @@ class _OpenLoop:
         call_later(env, steps[0][0], self._boundary)
 
     def _boundary(self, _ev: object) -> None:
-        self._schedule(self.env._now)  # type: ignore[attr-defined]
+        self._schedule(self.env.now)
 
     def _schedule(self, now: float) -> None:
         steps, k = self.steps, self.k
@@ -53,7 +53,7 @@ class _OpenLoop:
 
     def _arrive(self, _ev: object) -> None:
         self.g.start(int(self.pick() * self.n))
-        self._schedule(self.env._now)  # type: ignore[attr-defined]
+        self._schedule(self.env.now)
 
 
 class _Poisson:
@@ -63,14 +63,15 @@ class _Poisson:
         self, env: simpy.Environment, g: GroupRT, rate: float, gen: np.random.Generator, pick: BlockRandom
     ) -> None:
         self.env, self.g = env, g
-        self.gap = BlockRandom(lambda n: gen.exponential(1.0 / rate, n))
-        self.pick = pick
+        self.gap = BlockRandom(lambda n: gen.exponential(1.0 / rate, n)).random
+        self.pick = pick.random
         self.n = g.instances
-        call_later(env, self.gap(), self._arrive)
+        self.timeout = env.timeout
+        self.timeout(self.gap()).callbacks.append(self._arrive)
 
     def _arrive(self, _ev: object) -> None:
         self.g.start(int(self.pick() * self.n))
-        call_later(self.env, self.gap(), self._arrive)
+        self.timeout(self.gap()).callbacks.append(self._arrive)
 
 
 class _Thinned:
@@ -92,7 +93,7 @@ class _Thinned:
         call_later(env, self.exp1() / peak, self._candidate)
 
     def _candidate(self, _ev: object) -> None:
-        now = self.env._now  # type: ignore[attr-defined]
+        now = self.env.now
         if self.u() * self.peak < self.rate_at(now):
             self.g.start(int(self.pick() * self.n))
         call_later(self.env, self.exp1() / self.peak, self._candidate)

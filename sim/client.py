@@ -142,24 +142,27 @@ class Request(CallbackRequest):
 
     def send(self, step: Attempt) -> None:
         g = self.g
-        env = self.env
-        now = env._now  # type: ignore[attr-defined]
-        op = 1 if g.cas else 0
+        now = self.env.now
+        op = g.first_op
         c = Call(self, op, step.phase, now)
         g.attempts += 1
+        g.calls[op] += 1
         if self.counted:
             g.c_attempts += 1
-        g.count_call(self, op)
+            g.c_calls[op] += 1
         timeout = step.timeout
         if timeout < _INF:
             if timeout == g.attempt_timeout:
                 g.expiry.append((now + timeout, c))
                 if not g.armed:
                     g.armed = True
-                    call_later(env, timeout, g.expire)
+                    g.timeout(timeout).callbacks.append(g.expire)
             else:
-                call_later(env, timeout, c.timed_out)
-        g.transmit(c)
+                g.timeout(timeout).callbacks.append(c.timed_out)
+        if g.link is None:
+            g.service.arrive(c)
+        else:
+            g.transmit(c)
 
     def waiting(self, step: Wait) -> None:
         g = self.g
@@ -199,6 +202,8 @@ class GroupRT:
         self.instances = len(pipelines)
         self.classifier = classifier
         self.cas = cfg.operation == "cas"
+        self.first_op = 1 if self.cas else 0  # a CAS attempt starts with its read
+        self.timeout = env.timeout
         self.idempotent = cfg.idempotent
         self.fallback = cfg.fallback
         self.warmup = warmup
@@ -241,7 +246,7 @@ class GroupRT:
         """Fire due attempt timeouts. Attempts bounded by the group's attempt timeout expire in the
         order they were sent, so one timer serves them all and answered attempts cost no event."""
         q = self.expiry
-        now = self.env._now  # type: ignore[attr-defined]
+        now = self.env.now
         while q:
             due, c = q[0]
             if c.done:
@@ -257,7 +262,7 @@ class GroupRT:
     # -- requests ----------------------------------------------------------------------
     def start(self, instance: int, done_cb: Any = None) -> None:
         env = self.env
-        now = env._now  # type: ignore[attr-defined]
+        now = env.now
         ex = self.pipelines[instance].begin(now, idempotent=self.idempotent)
         counted = now >= self.warmup
         req = Request(env, ex, self, instance, now, counted, done_cb)
@@ -267,7 +272,7 @@ class GroupRT:
             self.c_requests += 1
             self.c_in_flight += 1
         self.offered_s[int(now)] += 1
-        req.start()
+        req.advance(ex.next(now))
 
     def count_call(self, req: Request, op: int) -> None:
         self.calls[op] += 1
@@ -312,7 +317,7 @@ class GroupRT:
         entry = self._att.get(id(outcome))
         if entry is None:
             entry = self._att[id(outcome)] = [outcome, outcome.kind.value, [0] * (len(self.buckets) + 1), 0.0]
-        dur = self.env._now - c.sent  # type: ignore[attr-defined]
+        dur = self.env.now - c.sent
         entry[2][bisect_left(self.buckets, dur)] += 1
         entry[3] += dur
 
@@ -328,7 +333,7 @@ class GroupRT:
         return dict(sorted(out.items()))
 
     def finished(self, req: Request, step: Done | GiveUp) -> None:
-        now = self.env._now  # type: ignore[attr-defined]
+        now = self.env.now
         latency = now - req.t0
         self.in_flight -= 1
         counted = req.counted

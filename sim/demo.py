@@ -6,25 +6,40 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
+from resilience._config import ConfigError
+
 from .engine import run
-from .loader import load_scenario
+from .loader import ScenarioError, load_scenario
 from .result import RunResult
 from .scenario import Scenario
 
-__all__ = ["SCENARIOS", "demo_scenarios", "html_report", "run_demo", "table"]
+__all__ = ["SCENARIOS", "demo_scenarios", "html_report", "run_demo", "run_scenarios", "table"]
 
-ROOT = Path(__file__).resolve().parent.parent / "scenarios"
+ROOT = Path(__file__).resolve().parent / "scenarios"  # package data (copies of scenarios/retry_storm*.toml)
 SCENARIOS = (ROOT / "retry_storm.toml", ROOT / "retry_storm_resilient.toml")
 
 
 def demo_scenarios(duration: float | None = None) -> list[Scenario]:
-    """The naive and the resilient scenario (optionally shortened to ``duration`` seconds)."""
+    """The naive and the resilient scenario (optionally shortened to ``duration`` seconds).
+
+    A ``duration`` the scenarios cannot take raises one ``ScenarioError`` naming ``--duration``.
+    """
     out = []
+    problems: dict[tuple[str, str], ScenarioError] = {}
     for path in SCENARIOS:
         sc = load_scenario(path)
         if duration is not None:
-            sc = dataclasses.replace(sc, duration=duration)
+            try:
+                sc = dataclasses.replace(sc, duration=duration)
+            except ConfigError as e:
+                for p in getattr(e, "problems", [e]):
+                    text = f"{path.name}: {p.field}={p.value!r}: {p.rule}"
+                    error = ScenarioError(f"--duration={duration}", "", None, text)
+                    problems.setdefault((p.field, p.rule), error)
         out.append(sc)
+    if problems:
+        first, *more = problems.values()
+        raise ScenarioError(first.source, "", None, first.rule, more=more)
     return out
 
 
@@ -99,7 +114,14 @@ def run_demo(
     out: Path | None = None, *, seed: int = 1, duration: float | None = None, progress: bool = True
 ) -> tuple[list[RunResult], Path | None]:
     """Run both sides; print nothing; return the results and the report path (if ``out``)."""
-    results = [run(sc, seed, progress=progress) for sc in demo_scenarios(duration)]
+    return run_scenarios(demo_scenarios(duration), out, seed=seed, progress=progress)
+
+
+def run_scenarios(
+    scenarios: list[Scenario], out: Path | None = None, *, seed: int = 1, progress: bool = True
+) -> tuple[list[RunResult], Path | None]:
+    """Run the given demo scenarios; return the results and the report path (if ``out``)."""
+    results = [run(sc, seed, progress=progress) for sc in scenarios]
     report = None
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)

@@ -43,6 +43,10 @@ class Distribution(Config):
         """The mean of the distribution."""
         raise NotImplementedError
 
+    def can_be_zero(self) -> bool:
+        """True when a draw is exactly 0 with positive probability (a duration that may take no time)."""
+        return False
+
 
 @dataclass(frozen=True, slots=True)
 class Constant(Distribution):
@@ -60,6 +64,9 @@ class Constant(Distribution):
 
     def expected(self) -> float:
         return self.value
+
+    def can_be_zero(self) -> bool:
+        return self.value == 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +100,9 @@ class Uniform(Distribution):
 
     def expected(self) -> float:
         return (self.low + self.high) / 2.0
+
+    def can_be_zero(self) -> bool:
+        return self.high == 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +147,9 @@ class TruncatedNormal(Distribution):
             )
         a, b = (self.low - self.mean) / self.std, (self.high - self.mean) / self.std
         return float(stats.truncnorm(a, b, loc=self.mean, scale=self.std).mean())
+
+    def can_be_zero(self) -> bool:
+        return self.std == 0 and self.mean == 0 and self.low == 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +203,9 @@ class Mixture(Distribution):
         total = sum(c.weight for c in self.components)
         return sum(c.weight * c.dist.expected() for c in self.components) / total
 
+    def can_be_zero(self) -> bool:
+        return any(c.dist.can_be_zero() for c in self.components)
+
 
 @dataclass(frozen=True, slots=True)
 class Empirical(Distribution):
@@ -215,6 +231,9 @@ class Empirical(Distribution):
 
     def expected(self) -> float:
         return float(np.mean(self.values))
+
+    def can_be_zero(self) -> bool:
+        return 0 in self.values
 
 
 ZERO = Constant(0.0)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Generator
-from heapq import heappush
 from typing import Any
 
 import simpy
@@ -33,23 +32,11 @@ from resilience.steps import Attempt, Done, GiveUp, Wait
 __all__ = ["CallbackRequest", "SimPyDriver", "call_later"]
 
 _INF = math.inf
-_NORMAL = 1  # simpy.events.NORMAL
-
-
-class _Ev:
-    """The least an object needs to be a scheduled SimPy event: its callbacks."""
-
-    __slots__ = ("callbacks",)
-    _ok = True
-    _value = None
-
-    def __init__(self, fn: Callable[[Any], None]) -> None:
-        self.callbacks = [fn]
 
 
 def call_later(env: simpy.Environment, delay: float, fn: Callable[[Any], None]) -> None:
-    """Call ``fn(event)`` at ``env.now + delay`` — an ``env.timeout(delay)`` without the Timeout object."""
-    heappush(env._queue, (env._now + delay, _NORMAL, next(env._eid), _Ev(fn)))  # type: ignore[attr-defined]
+    """Call ``fn(event)`` at ``env.now + delay`` (an ``env.timeout`` with one callback)."""
+    env.timeout(delay).callbacks.append(fn)
 
 
 class SimPyDriver:
@@ -123,11 +110,11 @@ class CallbackRequest:
 
     def start(self) -> None:
         """Ask for the first step and perform it."""
-        self.advance(self.ex.next(self.env._now))  # type: ignore[attr-defined]
+        self.advance(self.ex.next(self.env.now))
 
     def deliver(self, outcome: Outcome) -> None:
         """The outcome of the attempt in progress."""
-        self.advance(self.ex.next(self.env._now, outcome))  # type: ignore[attr-defined]
+        self.advance(self.ex.next(self.env.now, outcome))
 
     def advance(self, step: Attempt | Wait | Done | GiveUp) -> None:
         cls = type(step)
@@ -135,12 +122,12 @@ class CallbackRequest:
             self.send(step)  # type: ignore[arg-type]
         elif cls is Wait:
             self.waiting(step)  # type: ignore[arg-type]
-            call_later(self.env, step.delay, self._resume)  # type: ignore[union-attr]
+            self.env.timeout(step.delay).callbacks.append(self._resume)
         else:
             self.finish(step)  # type: ignore[arg-type]
 
     def _resume(self, _event: object) -> None:
-        self.advance(self.ex.next(self.env._now))  # type: ignore[attr-defined]
+        self.advance(self.ex.next(self.env.now))
 
     # -- for subclasses --------------------------------------------------------------
     def send(self, step: Attempt) -> None:

@@ -18,6 +18,7 @@ from .record import BreakerTracker, Recorder
 from .result import RunResult
 from .scenario import CapacityDrop, ErrorBurst, LatencySpike, Outage, Partition, Scenario
 from .service import ServiceRT
+from .stepper import advance
 from .streams import Streams
 
 __all__ = ["run"]
@@ -165,7 +166,7 @@ def run(scenario: Scenario, seed: int = 0, *, progress: bool = False) -> RunResu
     for s in services.values():
         call_later(env, sc.warmup, s.mark_warmup)
     rec.start()
-    _advance(env, sc.duration, stopped, progress, sc.name)
+    stepped = advance(env, sc.duration, progress=progress, name=sc.name)
     end = env.now
     rec.cut_bin(end)
     rec.finish()
@@ -173,21 +174,4 @@ def run(scenario: Scenario, seed: int = 0, *, progress: bool = False) -> RunResu
         rec.scrape_now(end)
     for tr in rec.breakers.values():
         tr.finish(end)
-    return RunResult(sc, seed, end, groups, services, links, rec)
-
-
-def _advance(env: simpy.Environment, duration: float, stopped: list[bool], progress: bool, name: str) -> None:
-    if not progress:
-        env.run(until=duration)
-        return
-    from tqdm import tqdm
-
-    steps = 100
-    with tqdm(total=steps, desc=name, unit="%", leave=False) as bar:
-        for k in range(1, steps + 1):
-            if stopped[0]:
-                break
-            t = duration * k / steps
-            if t > env.now:
-                env.run(until=t)
-            bar.update(1)
+    return RunResult(sc, seed, end, groups, services, links, rec, stepped)

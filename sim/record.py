@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import simpy
 
+from resilience.breaker.snapshot import CALL_KINDS
 from resilience.breaker.state import BreakerState
 from resilience.metrics.catalog import LATENCY_BUCKETS
 
@@ -32,7 +33,14 @@ _HALF_OPEN = BreakerState.HALF_OPEN
 
 
 class BreakerTracker:
-    """Follows the state of every instance's breaker in a group through state listeners."""
+    """Follows the state of every instance's breaker in a group through state listeners.
+
+    A transition is stamped at the time it was due (the end of an open wait),
+    which can be earlier than the last change the tracker saw (another
+    instance's) when no call or tick reached that breaker since; the open
+    area is corrected back to the stamp. The recorder ticks every breaker
+    before it samples the tracker, so such corrections stay within the bin.
+    """
 
     def __init__(self, instances: int, warmup: float) -> None:
         self.n = instances
@@ -60,7 +68,11 @@ class BreakerTracker:
         self._t = now
 
     def change(self, i: int, old: str, new: str, now: float) -> None:
-        self._acc(now)
+        if now >= self._t:
+            self._acc(now)
+        else:  # a due transition reported after later changes: credit the open time since its stamp
+            late = self._t - now
+            self._area += late * ((new == "open") - (old == "open"))
         self.state[i] = new
         self.counts[old] -= 1
         self.counts[new] += 1
@@ -178,6 +190,7 @@ class Recorder:
                 b.tokens.append(sum(x.available(end) for x in budgets) / len(budgets))
             tr = b.tracker
             if tr is not None:
+                tick_breakers(g, end)
                 counts = tr.counts
                 tr._area += counts["open"] * (end - tr._t)  # take_area(end), inline
                 tr._t = end
@@ -243,13 +256,15 @@ class Recorder:
                 add(("resilience_budget_tokens", n, sum(b.available(t) for b in budgets) / len(budgets)))
             tr = self.breakers.get(g.name)
             if tr is not None:
+                tick_breakers(g, t)
                 for state, count in tr.counts.items():
                     add(("resilience_breaker_state", lab(e, "state", state), count / tr.n))
-                kinds, failure_rate, slow_rate = breaker_totals(g, t)
+                kinds, failure_rate, slow_rate, late = breaker_totals(g, t)
                 for k, v in zip(CALL_KINDS, kinds, strict=True):
                     add(("resilience_breaker_calls_total", lab(e, "kind", k), v))
                 add(("resilience_breaker_failure_rate", n, failure_rate))
                 add(("resilience_breaker_slow_call_rate", n, slow_rate))
+                add(("resilience_breaker_late_outcomes_total", n, late))
                 for (a, b), v in tr.transitions.items():
                     add(("resilience_breaker_transitions_total", lab(e, "from_state", a, "to_state", b), v))
         for p, v in sorted(timeouts.items()):
@@ -257,23 +272,30 @@ class Recorder:
         self.samples.append(t, out)
 
 
-CALL_KINDS = ("successful", "failed", "slow_successful", "slow_failed", "ignored", "not_permitted")
+def tick_breakers(g: GroupRT, t: float) -> None:
+    """Apply the group's breaker transitions due by ``t`` (each stamped at its due time, so the
+    simulation's decisions do not depend on when this runs) before their state is sampled."""
+    for p in g.pipelines:
+        b: Any = p.breaker
+        if b is not None:
+            b.tick(t)
 
 
-def breaker_totals(g: GroupRT, t: float) -> tuple[list[int], float, float]:
-    """The group's breakers summed (``calls_by_kind`` counts) and averaged (failure and slow-call rates)
-    as ``metrics(t)`` snapshots would give them, without building the snapshots."""
+def breaker_totals(g: GroupRT, t: float) -> tuple[list[int], float, float, int]:
+    """The group's breakers summed (``calls_by_kind`` counts, late outcomes) and averaged (failure and
+    slow-call rates) as ``metrics(t)`` snapshots would give them, without building the snapshots."""
     kinds = [0, 0, 0, 0, 0, 0]
     fr = sr = 0.0
-    m = 0
+    m = late = 0
     for p in g.pipelines:
         b: Any = p.breaker
         if b is None:
             continue
         m += 1
-        counts, failure_rate, slow_rate = b.counts(t)
-        for i, n in enumerate(counts):
+        c = b.counts(t)
+        for i, n in enumerate(c.kinds):
             kinds[i] += n
-        fr += failure_rate
-        sr += slow_rate
-    return kinds, fr / m, sr / m
+        late += c.late
+        fr += c.failure_rate
+        sr += c.slow_call_rate
+    return kinds, fr / m, sr / m, late

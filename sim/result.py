@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from .record import Recorder
     from .scenario import Scenario
     from .service import ServiceRT
+    from .stepper import Stepped
 
 __all__ = ["RunResult", "recovery_seconds"]
 
@@ -84,6 +85,7 @@ class RunResult:
         services: dict[str, ServiceRT],
         links: dict[str, LinkRT],
         rec: Recorder,
+        stepped: Stepped | None = None,
     ) -> None:
         self.scenario = scenario
         self.seed = seed
@@ -92,7 +94,14 @@ class RunResult:
         self._samples = rec.samples
         self.offered_per_second = rec.offered_s
         self.goodput_per_second = rec.good_s
+        self.events = 0 if stepped is None else stepped.events
         self.summary = self._summarise(groups, services, rec)
+        wall = 0.0 if stepped is None else stepped.wall_seconds
+        self.timing: dict[str, float | None] = {
+            "wall_seconds": wall,
+            "events_per_second": self.events / wall if wall > 0 else None,
+        }
+        """Wall-clock figures of this run: not part of ``summary`` (they differ between identical runs)."""
 
     # -- summary -----------------------------------------------------------------------
     def _group(self, g: GroupRT) -> dict[str, Any]:
@@ -154,6 +163,9 @@ class RunResult:
                 "served": s.c_served,
                 "queue_full": s.c_queue_full,
                 "refused": s.c_refused,
+                "fast_errors": s.c_fast_errors,
+                "cancelled": s.c_cancelled,
+                "in_flight_at_end": s.in_flight(since=s.warmup),
                 "waited": s.c_waited,
                 "utilisation": _finite(s.c_area_busy / (s.workers * span)) if s.workers < math.inf else None,
                 "mean_in_system": (s.c_area_busy + s.c_area_queue) / span,
@@ -165,6 +177,7 @@ class RunResult:
             "scenario": sc.name,
             "seed": self.seed,
             "sim_seconds": self.sim_seconds,
+            "events": self.events,
             "requests": requests,
             "attempts": attempts,
             "calls": calls,
@@ -186,8 +199,10 @@ class RunResult:
             "services": svc,
         }
 
-    def to_json(self, indent: int | None = 2) -> str:
-        return json.dumps(self.summary, indent=indent, ensure_ascii=False, allow_nan=False)
+    def to_json(self, indent: int | None = 2, *, timing: bool = False) -> str:
+        """The summary as JSON; with ``timing``, plus a separate ``timing`` block (wall clock)."""
+        data = {**self.summary, "timing": self.timing} if timing else self.summary
+        return json.dumps(data, indent=indent, ensure_ascii=False, allow_nan=False)
 
     # -- bins and series ---------------------------------------------------------------
     @cached_property

@@ -12,10 +12,12 @@ from resilience.retry import RetryConfig
 
 from .distributions import ZERO, Distribution
 from .workloads import Fixed, Poisson, Workload
+from .zero_delay import zero_delay_problems
 
 __all__ = [
     "CapacityDrop",
     "ClientGroup",
+    "CrossRuleError",
     "ErrorBurst",
     "ErrorSpec",
     "Fault",
@@ -27,6 +29,7 @@ __all__ = [
     "Scenario",
     "Service",
     "late_type",
+    "scenario_problems",
 ]
 
 _NAME_RULE = rule(lambda v: isinstance(v, str) and v != "", "must be a non-empty string")
@@ -170,6 +173,15 @@ class Partition(Fault):
     duration: float = field(default=1.0, metadata=rule(positive, "must be > 0 and finite"))
 
 
+class CrossRuleError(ConfigError):
+    """Rules spanning a scenario's parts are broken; ``problems`` lists each (the first is this error)."""
+
+    def __init__(self, problems: list[ConfigError]) -> None:
+        first = problems[0]
+        super().__init__(first.config, first.field, first.value, first.rule)
+        self.problems = problems
+
+
 _LATE: dict[str, tuple[str, str]] = {
     "breaker": ("resilience.breaker", "BreakerConfig"),
     "budget": ("resilience.budget", "BudgetConfig"),
@@ -238,40 +250,58 @@ class Scenario(Config):
     faults: tuple[Fault, ...] = ()
 
     def _cross_checks(self) -> None:
-        if self.warmup >= self.duration:
-            raise self._error("warmup", f"must be < duration ({self.duration})")
-        if self.duration / self.bin_width > 1_000_000:
-            raise self._error("bin_width", "must give at most 1000000 bins")
-        if self.duration / self.scrape_interval > 100_000:
-            raise self._error("scrape_interval", "must give at most 100000 scrapes")
-        if not self.clients:
-            raise self._error("clients", "must define at least one client group")
-        for kind, table in (("clients", self.clients), ("services", self.services), ("links", self.links)):
-            for key in table:
-                if not (isinstance(key, str) and key and all(c.isalnum() or c in "_-" for c in key)):
-                    raise ConfigError("Scenario", kind, key, "names must be letters, digits, _ or -")
-        for gname, g in self.clients.items():
-            if g.target not in self.services:
-                raise ConfigError("Scenario", f"clients.{gname}.target", g.target, "must name a service")
-            if g.link is not None and g.link not in self.links:
-                raise ConfigError("Scenario", f"clients.{gname}.link", g.link, "must name a link")
-        for i, f in enumerate(self.faults):
-            where = f"faults[{i}]"
-            in_services, in_links = f.target in self.services, f.target in self.links
-            ok = {"service": in_services, "link": in_links, "service or link": in_services or in_links}
-            if not ok[f.target_kind]:
-                raise ConfigError("Scenario", f"{where}.target", f.target, f"must name a {f.target_kind}")
-            if f.start < self.warmup:
-                raise ConfigError("Scenario", f"{where}.start", f.start, f"must be >= warmup ({self.warmup})")
-            if f.end > self.duration:
-                raise ConfigError(
-                    "Scenario",
-                    f"{where}.duration",
-                    f.duration,
-                    f"must end by the scenario's duration ({self.duration})",
-                )
+        problems = scenario_problems(self)
+        if problems:
+            raise CrossRuleError(problems)
 
     @property
     def fixed(self) -> bool:
         """True when every group has a fixed number of requests (the run may end early)."""
         return all(isinstance(g.workload, Fixed) for g in self.clients.values())
+
+
+def scenario_problems(sc: Any) -> list[ConfigError]:
+    """Every rule that spans a scenario's parts, broken by ``sc`` (a ``Scenario`` or the same attributes).
+
+    Each problem is a ``ConfigError`` naming the dotted path it is about; the list is empty when none.
+    """
+    out: list[ConfigError] = []
+
+    def bad(path: str, value: object, text: str) -> None:
+        out.append(ConfigError("Scenario", path, value, text))
+
+    if sc.warmup >= sc.duration:
+        bad("warmup", sc.warmup, f"must be < duration ({sc.duration})")
+    if sc.duration / sc.bin_width > 1_000_000:
+        bad("bin_width", sc.bin_width, "must give at most 1000000 bins")
+    if sc.duration / sc.scrape_interval > 100_000:
+        bad("scrape_interval", sc.scrape_interval, "must give at most 100000 scrapes")
+    if not sc.clients:
+        bad("clients", sc.clients, "must define at least one client group")
+    for kind, table in (("clients", sc.clients), ("services", sc.services), ("links", sc.links)):
+        for key in table:
+            if not (isinstance(key, str) and key and all(c.isalnum() or c in "_-" for c in key)):
+                bad(kind, key, "names must be letters, digits, _ or -")
+    for gname, g in sc.clients.items():
+        if g.target not in sc.services:
+            bad(f"clients.{gname}.target", g.target, "must name a service")
+        if g.link is not None and g.link not in sc.links:
+            bad(f"clients.{gname}.link", g.link, "must name a link")
+    for i, f in enumerate(sc.faults):
+        where = f"faults[{i}]"
+        if not isinstance(f, Fault):
+            bad(where, f, "must be a fault")
+            continue
+        in_services, in_links = f.target in sc.services, f.target in sc.links
+        ok = {"service": in_services, "link": in_links, "service or link": in_services or in_links}
+        if not ok[f.target_kind]:
+            bad(f"{where}.target", f.target, f"must name a {f.target_kind}")
+        if f.start < sc.warmup:
+            bad(f"{where}.start", f.start, f"must be >= warmup ({sc.warmup})")
+        elif f.start >= sc.duration:
+            bad(f"{where}.start", f.start, f"must be < the scenario's duration ({sc.duration})")
+        elif f.end > sc.duration:
+            bad(f"{where}.duration", f.duration, f"must end by the scenario's duration ({sc.duration})")
+    if not out:
+        out.extend(zero_delay_problems(sc))
+    return out

@@ -8,9 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import simpy
 
-from .driver import call_later
 from .scenario import ErrorSpec, Service
-from .streams import BlockRandom
+from .streams import BlockRandom, fast
 
 if TYPE_CHECKING:
     from .client import Call
@@ -44,14 +43,16 @@ class ServiceRT:
             self.qcap = 0
         self.lifo = cfg.discipline == "lifo"
         self.cancel_on_timeout = cfg.cancel_on_timeout
-        self.sample = cfg.service_time.sampler(service_gen)
+        self.timeout = env.timeout
+        self.sample = fast(cfg.service_time.sampler(service_gen))
         self.errors = cfg.errors
-        self.err_u = BlockRandom(lambda n: error_gen.random(n))
+        self.err_u = BlockRandom(lambda n: error_gen.random(n)).random
         ll = cfg.load_latency
         self.load_per = 0.0 if ll is None else ll.per_in_flight
         self.load_threshold = 0 if ll is None else ll.threshold
         self.queue: deque[Call] = deque()
         self.queued = 0  # live (not cancelled) calls in the queue
+        self.serving: set[Call] = set()  # calls holding a worker
         self.busy = 0
         self.version = 0  # the compare-and-set row
         # faults
@@ -66,7 +67,10 @@ class ServiceRT:
         self.area_queue = 0.0
         self._w_busy = self._w_queue = 0.0
         self.arrivals = self.served = self.queue_full = self.refused = self.errors_sent = 0
-        self.c_arrivals = self.c_served = self.c_queue_full = self.c_refused = 0  # after warm-up
+        self.fast_errors = self.cancelled = 0
+        # after warm-up (by arrival at the service)
+        self.c_arrivals = self.c_served = self.c_queue_full = self.c_refused = 0
+        self.c_fast_errors = self.c_cancelled = 0
         self.c_waited = 0  # served calls (arrived after warm-up) that waited for a worker
         self.c_sojourn = 0.0
         self.c_wait = 0.0
@@ -81,7 +85,7 @@ class ServiceRT:
 
     def mark_warmup(self, _ev: object = None) -> None:
         """Start the post-warm-up time integrals here."""
-        self._acc(self.env._now)  # type: ignore[attr-defined]
+        self._acc(self.env.now)
         self._w_busy, self._w_queue = self.area_busy, self.area_queue
 
     @property
@@ -95,9 +99,18 @@ class ServiceRT:
     def in_system(self) -> int:
         return self.busy + self.queued
 
+    def in_flight(self, since: float = -_INF) -> int:
+        """Calls now holding a worker or a queue place that arrived at or after ``since``.
+
+        Counted from the calls themselves (the worker set and the queue), not
+        derived from the counters, so the accounting identity can check them.
+        """
+        held = sum(1 for c in self.serving if c.svc_arrival >= since)
+        return held + sum(1 for c in self.queue if c.stage == 1 and c.svc_arrival >= since)
+
     # -- the call path ----------------------------------------------------------------
     def arrive(self, c: Call) -> None:
-        now = self.env._now  # type: ignore[attr-defined]
+        now = self.env.now
         self.arrivals += 1
         counted = now >= self.warmup
         if counted:
@@ -117,12 +130,20 @@ class ServiceRT:
                     self.refused += 1
                     if counted:
                         self.c_refused += 1
+                else:
+                    self.fast_errors += 1
+                    if counted:
+                        self.c_fast_errors += 1
                 self.errors_sent += 1
                 c.respond(REFUSED if spec.refuse else spec)
                 return
             c.error = spec
         if self.busy < self.capacity:
-            self._acc(now)
+            dt = now - self._t  # self._acc(now), inlined on the hot path
+            if dt:
+                self.area_busy += self.busy * dt
+                self.area_queue += self.queued * dt
+                self._t = now
             self._start(c, now)
         elif self.queued < self.qcap:
             self._acc(now)
@@ -149,6 +170,7 @@ class ServiceRT:
 
     def _start(self, c: Call, now: float) -> None:
         self.busy += 1
+        self.serving.add(c)
         c.svc_start = now
         c.stage = 2
         t = self.sample()
@@ -158,15 +180,20 @@ class ServiceRT:
             over = self.busy + self.queued - self.load_threshold
             if over > 0:
                 t += self.load_per * over
-        call_later(self.env, t, c.served)
+        self.timeout(t).callbacks.append(c.served)
 
     def finish(self, c: Call) -> None:
         """The call's service time is over (ignored if it was cancelled)."""
         if c.stage != 2:
             return
-        now = self.env._now  # type: ignore[attr-defined]
-        self._acc(now)
+        now = self.env.now
+        dt = now - self._t  # self._acc(now), inlined on the hot path
+        if dt:
+            self.area_busy += self.busy * dt
+            self.area_queue += self.queued * dt
+            self._t = now
         self.busy -= 1
+        self.serving.discard(c)
         c.stage = 3
         self.served += 1
         if c.svc_arrival >= self.warmup:
@@ -176,7 +203,8 @@ class ServiceRT:
             self.c_wait += wait
             if wait > 0.0:
                 self.c_waited += 1
-        self._pull(now)
+        if self.queue:
+            self._pull(now)
         spec = c.error
         if spec is not None:
             self.errors_sent += 1
@@ -205,18 +233,22 @@ class ServiceRT:
         stage = c.stage
         if stage != 1 and stage != 2:
             return
-        now = self.env._now  # type: ignore[attr-defined]
+        now = self.env.now
         self._acc(now)
         c.stage = 4
+        self.cancelled += 1
+        if c.svc_arrival >= self.warmup:
+            self.c_cancelled += 1
         if stage == 2:
             self.busy -= 1
+            self.serving.discard(c)
             self._pull(now)
         else:
             self.queued -= 1
 
     # -- faults -------------------------------------------------------------------------
     def set_capacity(self) -> None:
-        now = self.env._now  # type: ignore[attr-defined]
+        now = self.env.now
         self._acc(now)
         self.capacity = min([self.workers, *self.drops])
         self._pull(now)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from itertools import chain
 
 import numpy as np
 
-__all__ = ["BlockRandom", "Streams", "stable_key"]
+__all__ = ["BlockRandom", "Streams", "fast", "stable_key"]
 
 BLOCK = 512
 
@@ -49,23 +50,26 @@ class Streams:
 
 
 class BlockRandom:
-    """Serves floats one at a time from blocks drawn by ``draw(n)``; has ``random()``."""
+    """Serves floats one at a time from blocks drawn by ``draw(n)``; has ``random()``.
 
-    __slots__ = ("_buf", "_draw", "_i", "_n")
+    ``random`` is the bound ``__next__`` of an iterator over the blocks: hot
+    paths keep it and call it directly (no Python frame per draw).
+    """
+
+    __slots__ = ("random",)
 
     def __init__(self, draw: Callable[[int], np.ndarray]) -> None:
-        self._draw = draw
-        self._buf: list[float] = []
-        self._i = 0
-        self._n = 0
+        self.random: Callable[[], float] = chain.from_iterable(_blocks(draw)).__next__
 
     def __call__(self) -> float:
-        i = self._i
-        if i >= self._n:
-            self._buf = self._draw(BLOCK).tolist()
-            self._n = len(self._buf)
-            i = 0
-        self._i = i + 1
-        return self._buf[i]
+        return self.random()
 
-    random = __call__
+
+def _blocks(draw: Callable[[int], np.ndarray]) -> Iterator[list[float]]:
+    while True:
+        yield draw(BLOCK).tolist()
+
+
+def fast(sampler: Callable[[], float]) -> Callable[[], float]:
+    """The quickest callable that draws from ``sampler`` (a ``BlockRandom``'s ``random``)."""
+    return sampler.random if isinstance(sampler, BlockRandom) else sampler

@@ -4,8 +4,8 @@ The core is sans-I/O: ``try_enter(now)`` answers ``ADMITTED``, ``Queued(ticket)`
 or ``Rejected(cause)``; a queued caller asks ``poll(ticket, now)`` until it is
 admitted or its ticket expires (``max_wait_time``, cause ``queue_timeout``);
 ``leave(now)`` frees a slot and hands it straight to the oldest live ticket
-(FIFO, no barging). :class:`SyncBulkhead` and :class:`AsyncBulkhead` do the
-waiting with ``threading.Condition`` and ``asyncio.Condition``.
+(FIFO, no barging). :class:`SyncBulkhead` waits on a ``threading.Condition``;
+:class:`AsyncBulkhead` wakes each waiter through its own future.
 """
 
 from __future__ import annotations
@@ -243,44 +243,50 @@ class _LoopClock:
 
 
 class AsyncBulkhead:
-    """Asyncio driver: ``async with bh.slot(): ...``; cancellation gives the place up."""
+    """Asyncio driver: ``async with bh.slot(): ...``; cancellation gives the place up.
 
-    __slots__ = ("_cond", "bulkhead", "clock")
+    Each queued caller waits on its own future; ``release`` is synchronous (as
+    ``asyncio.Semaphore.release``), so no cancellation can stop it half-way.
+    """
+
+    __slots__ = ("_waiters", "bulkhead", "clock")
 
     def __init__(self, bulkhead: Bulkhead, clock: Clock | None = None) -> None:
         self.bulkhead = bulkhead
         self.clock: Clock = clock or _LoopClock()
-        self._cond: asyncio.Condition | None = None
-
-    def _condition(self) -> asyncio.Condition:
-        if self._cond is None:
-            self._cond = asyncio.Condition()
-        return self._cond
+        self._waiters: dict[Ticket, asyncio.Future[None]] = {}
 
     async def acquire(self) -> None:
-        core, clock, cond = self.bulkhead, self.clock, self._condition()
-        async with cond:
-            decision = core.try_enter(clock.now())
-            while isinstance(decision, Queued):
-                ticket = decision.ticket
-                try:
+        core, clock = self.bulkhead, self.clock
+        decision = core.try_enter(clock.now())
+        if isinstance(decision, Queued):
+            ticket = decision.ticket
+            woken = asyncio.get_running_loop().create_future()
+            self._waiters[ticket] = woken
+            try:
+                while isinstance(decision, Queued):
                     remaining = ticket.deadline - clock.now()
-                    if remaining > 0:
+                    if remaining > 0 and not woken.done():
                         with suppress(TimeoutError):
-                            await asyncio.wait_for(cond.wait(), remaining)
-                except BaseException:
-                    if core.cancel(ticket, clock.now()) is not None:
-                        cond.notify_all()
-                    raise
-                decision = core.poll(ticket, clock.now())
-            if isinstance(decision, Rejected):
-                raise AdmissionRejected(decision.cause, core.name)
+                            async with asyncio.timeout(remaining):
+                                await asyncio.shield(woken)
+                    decision = core.poll(ticket, clock.now())
+            except BaseException:
+                self._wake(core.cancel(ticket, clock.now()))
+                raise
+            finally:
+                self._waiters.pop(ticket, None)
+        if isinstance(decision, Rejected):
+            raise AdmissionRejected(decision.cause, core.name)
 
-    async def release(self) -> None:
-        cond = self._condition()
-        async with cond:
-            if self.bulkhead.leave(self.clock.now()) is not None:
-                cond.notify_all()
+    def release(self) -> None:
+        """Free the slot, or hand it to the oldest waiter and wake that waiter."""
+        self._wake(self.bulkhead.leave(self.clock.now()))
+
+    def _wake(self, ticket: Ticket | None) -> None:
+        woken = None if ticket is None else self._waiters.get(ticket)
+        if woken is not None and not woken.done():
+            woken.set_result(None)
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
@@ -288,4 +294,4 @@ class AsyncBulkhead:
         try:
             yield
         finally:
-            await self.release()
+            self.release()

@@ -11,8 +11,9 @@ import enum
 import math
 from dataclasses import dataclass, field
 
-from .._config import Config, non_negative, positive, rule
+from .._config import Config, ConfigError, non_negative, positive, rule
 from ..outcome import OutcomeKind
+from .state import BreakerState
 
 __all__ = ["BreakerConfig", "WindowType"]
 
@@ -46,8 +47,11 @@ class BreakerConfig(Config):
     failure rate or the slow-call rate reaches its threshold, or (optional)
     after ``consecutive_failures`` failures in a row. The open wait grows by
     ``wait_multiplier`` per consecutive re-open up to ``wait_max``, with
-    ±``wait_jitter`` proportional jitter. ``max_wait_in_half_open`` = 0 waits
-    for the probes forever. Outcomes whose evidence is in ``ignored_evidence``
+    ±``wait_jitter`` proportional jitter (a ``CircuitBreaker`` may instead be
+    given a ``break_duration`` function). ``max_wait_in_half_open`` = 0 waits
+    for the probes forever; when it expires the breaker moves to
+    ``state_after_max_wait_in_half_open`` (open or closed; resilience4j's
+    ``transitionToStateAfterWaitDuration``). Outcomes whose evidence is in ``ignored_evidence``
     are not recorded; kinds outside ``record_kinds`` count as successes.
     """
 
@@ -68,6 +72,7 @@ class BreakerConfig(Config):
     max_wait_in_half_open: float = field(
         default=0.0, metadata=rule(non_negative, "must be >= 0 and finite (0 = unbounded)")
     )
+    state_after_max_wait_in_half_open: BreakerState = BreakerState.OPEN
     consecutive_failures: int | None = field(default=None, metadata=rule(lambda v: v >= 1, "must be >= 1"))
     ignored_evidence: tuple[str, ...] = field(
         default=(), metadata=rule(_labels, "must be a list of non-empty evidence labels")
@@ -75,6 +80,14 @@ class BreakerConfig(Config):
     record_kinds: tuple[OutcomeKind, ...] = _RECORDABLE
 
     def _cross_checks(self) -> None:
+        after = self.state_after_max_wait_in_half_open
+        if after not in (BreakerState.OPEN, BreakerState.CLOSED):
+            raise ConfigError(
+                type(self).__name__,
+                "state_after_max_wait_in_half_open",
+                after.value,
+                "must be open or closed",
+            )
         object.__setattr__(self, "ignored_evidence", tuple(self.ignored_evidence))
         self._normalise_record_kinds()
         if self.window_type is WindowType.COUNT:

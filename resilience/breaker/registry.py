@@ -6,7 +6,12 @@ dropping it would hand the next caller a fresh CLOSED breaker and send
 traffic straight back. A disabled breaker is an operator's setting and is kept
 too. Evicting a CLOSED breaker forgets its window, so choose ``idle_ttl`` at
 least as long as a time window. "Used" means ``try_acquire`` on the breaker
-(it stamps ``last_used``) or ``get`` from the registry.
+(it stamps ``last_used``) or ``get`` from the registry; ``tick`` is not a use.
+
+``tick(now)`` applies the transitions due by ``now`` in every breaker (an
+open wait that ended, a half-open round that took too long), so state
+listeners and exporters see them without waiting for the next call; each
+is stamped at its due time, so ticking never changes what a call meets.
 """
 
 from __future__ import annotations
@@ -18,8 +23,10 @@ from typing import Any
 
 from ..events import Listener
 from ..rng import RandomSource
-from .breaker import CircuitBreaker, StateListener
+from .breaker import CircuitBreaker
 from .config import BreakerConfig
+from .listeners import StateListener
+from .machine import Transition
 from .state import BreakerState
 
 __all__ = ["BreakerRegistry"]
@@ -95,6 +102,18 @@ class BreakerRegistry:
             for name in gone:
                 del self._breakers[name]
             return gone
+
+    def tick(self, now: float) -> dict[str, list[Transition]]:
+        """Apply every breaker's transitions due by ``now`` (listeners are notified, outside the
+        registry's lock); returns the transitions by breaker name, for those that moved."""
+        with self._lock:
+            held = list(self._breakers.items())
+        moved = {}
+        for name, breaker in held:
+            fired = breaker.tick(now)
+            if fired:
+                moved[name] = fired
+        return moved
 
     def names(self) -> list[str]:
         with self._lock:

@@ -1,10 +1,14 @@
-"""Circuit breaker states and the transitions between them."""
+"""Circuit breaker states and the transitions between them.
+
+``ALLOWED_TRANSITIONS`` is the breaker's transition table: the state machine
+refuses any move that is not in it, automatic or manual.
+"""
 
 from __future__ import annotations
 
 import enum
 
-__all__ = ["ALLOWED_TRANSITIONS", "AUTOMATIC_TRANSITIONS", "BreakerState"]
+__all__ = ["ALLOWED_TRANSITIONS", "AUTOMATIC_TRANSITIONS", "MANUAL_TRANSITIONS", "BreakerState"]
 
 
 class BreakerState(enum.Enum):
@@ -30,9 +34,16 @@ AUTOMATIC_TRANSITIONS: frozenset[tuple[BreakerState, BreakerState]] = frozenset(
 )
 """Transitions the breaker takes on its own (trip, wait over, probes judged, half-open timeout)."""
 
-ALLOWED_TRANSITIONS: frozenset[tuple[BreakerState, BreakerState]] = AUTOMATIC_TRANSITIONS | frozenset(
-    {(s, _F) for s in BreakerState if s is not _F}
-    | {(s, _D) for s in BreakerState if s is not _D}
-    | {(s, _C) for s in BreakerState if s is not _C}
+MANUAL_TRANSITIONS: frozenset[tuple[BreakerState, BreakerState]] = frozenset(
+    {(s, _F) for s in BreakerState if s is not _F}  # force_open
+    | {(s, _D) for s in BreakerState if s is not _D}  # disable
+    | {(s, _C) for s in BreakerState if s is not _C}  # reset
+    | {(s, _O) for s in (_C, _H, _F, _D)}  # transition_to_open
+    | {(s, _H) for s in (_O, _F, _D)}  # transition_to_half_open (not from CLOSED, as in resilience4j)
 )
-"""Automatic transitions plus the manual ones: ``force_open``, ``disable`` and ``reset`` from anywhere."""
+"""What an operator may do: ``force_open``, ``disable`` and ``reset`` from anywhere,
+``transition_to_open`` from any other state, ``transition_to_half_open`` from a state that rejects
+or bypasses (a closed breaker has nothing to probe)."""
+
+ALLOWED_TRANSITIONS: frozenset[tuple[BreakerState, BreakerState]] = AUTOMATIC_TRANSITIONS | MANUAL_TRANSITIONS
+"""The transition table: automatic and manual transitions."""

@@ -8,7 +8,10 @@ Each budget is its own type with its own config (all derive ``BudgetConfig``):
 - ``AdaptiveThrottle``: Google SRE client-side adaptive throttling.
 
 All implement ``resilience.protocols.BudgetLike``, take ``now`` explicitly and
-are thread-safe.
+are thread-safe. A retry is granted as a ``Grant`` lease that is settled once:
+by ``on_outcome`` when the retry ran, by ``refund`` when it never did; each
+budget's docstring says what settling gives back. ``outstanding`` counts the
+grants not yet settled.
 """
 
 from ._base import BudgetConfig

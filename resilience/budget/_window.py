@@ -15,11 +15,13 @@ class BucketedWindow:
     and ``buckets * width`` seconds after it happened. Totals are kept running:
     advancing subtracts the buckets that expire, so each call is O(1) amortised
     (a jump longer than the window clears it at once). A time earlier than the
-    newest seen is counted in the newest bucket (time never runs backwards).
+    newest seen is counted in the newest bucket (time never runs backwards), and
+    ``latest`` is that newest time, so ``latest`` always falls in the bucket an
+    ``add`` counts in: a caller records it to ``remove`` the count later.
     Not locked: the owner holds its own lock.
     """
 
-    __slots__ = ("_head", "_n", "_slots", "_width", "totals")
+    __slots__ = ("_head", "_n", "_slots", "_width", "latest", "totals")
 
     def __init__(self, span: float, buckets: int, counters: int) -> None:
         self._width = span / buckets
@@ -27,6 +29,7 @@ class BucketedWindow:
         self._slots = [[0] * counters for _ in range(buckets)]
         self.totals = [0] * counters
         self._head: int | None = None
+        self.latest = -math.inf
 
     def advance(self, now: float) -> None:
         """Move the window so that it ends at ``now``."""
@@ -34,9 +37,12 @@ class BucketedWindow:
         head = self._head
         if head is None:
             self._head = idx
+            self.latest = now
             return
         gap = idx - head
         if gap <= 0:
+            if now > self.latest:
+                self.latest = now  # same bucket: floor(latest / width) stays head
             return
         n = self._n
         totals = self.totals
@@ -54,12 +60,32 @@ class BucketedWindow:
                         totals[c] -= v
                         slot[c] = 0
         self._head = idx
+        self.latest = now
 
     def add(self, counter: int, amount: int = 1) -> None:
         """Count ``amount`` in the current bucket (call ``advance`` first)."""
         head = self._head if self._head is not None else 0
         self._slots[head % self._n][counter] += amount
         self.totals[counter] += amount
+
+    def remove(self, counter: int, at: float, amount: int = 1) -> bool:
+        """Take back ``amount`` counted at ``at`` (a past ``latest``) if its bucket is still in the window.
+
+        False, and nothing changes, when that bucket has expired (or lies ahead
+        of the window) or holds less than ``amount``. Call ``advance`` first.
+        """
+        head = self._head
+        if head is None:
+            return False
+        idx = math.floor(at / self._width)
+        if not head - self._n < idx <= head:
+            return False
+        slot = self._slots[idx % self._n]
+        if slot[counter] < amount:
+            return False
+        slot[counter] -= amount
+        self.totals[counter] -= amount
+        return True
 
     def bucket_sums(self) -> list[int]:
         """Each counter summed over the buckets (equals ``totals``; for checks)."""

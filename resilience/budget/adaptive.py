@@ -7,8 +7,10 @@ from dataclasses import dataclass, field
 
 from .._config import rule
 from ..outcome import Outcome, OutcomeKind
+from ..protocols import Grant
 from ..rng import RandomSource
 from ._base import BudgetConfig
+from ._lease import Lease, settle
 from ._window import BucketedWindow
 
 __all__ = ["AdaptiveThrottle", "AdaptiveThrottleConfig"]
@@ -49,16 +51,25 @@ class AdaptiveThrottle:
     both over the last ``window`` seconds. Each first attempt (``on_request``)
     and each retry (``try_acquire_retry``) is one request and passes the same
     random check, drawn from the injected rng with p computed before the
-    request is counted.
+    request is counted. A retry that passes gets a grant (cost 1: its request)
+    whose ``at`` is the time the request was counted.
 
     An accept is an outcome where the backend took the request and answered:
     SUCCESS and ERROR (an application error is still an answer). REJECTED
     (429/503: the backend shed it) and TIMEOUT (no answer) are not accepts. A
     CANCELLED attempt is counted as an accept: the caller gave up, which says
-    nothing against the backend, so it must not push p up.
+    nothing against the backend, so it must not push p up. ``on_outcome``
+    counts a retry's outcome exactly as a first attempt's and settles its grant.
+
+    A retry this throttle admitted but that never ran (``refund``: another
+    layer refused it, or it was abandoned) never reached the backend, so it
+    can earn no accept: its request is taken back out of the bucket it was
+    counted in, unless that bucket has left the window. Requests the throttle
+    itself rejected stay counted (the formula relies on them). A grant is
+    settled once; settling it again, or another budget's grant, changes nothing.
     """
 
-    __slots__ = ("_k", "_lock", "_rng", "_window", "config", "name")
+    __slots__ = ("_k", "_lock", "_outstanding", "_rng", "_window", "config", "name")
 
     def __init__(self, config: AdaptiveThrottleConfig, rng: RandomSource, *, name: str = "default") -> None:
         self.config = config
@@ -67,35 +78,54 @@ class AdaptiveThrottle:
         self._window = BucketedWindow(config.window, config.buckets, 2)
         self._k = config.k
         self._rng = rng
+        self._outstanding = 0  # grants issued and not yet settled
 
     def _p(self) -> float:
         requests, accepts = self._window.totals
         return max(0.0, (requests - self._k * accepts) / (requests + 1))
 
-    def _admit(self, now: float) -> bool:
-        with self._lock:
-            w = self._window
-            w.advance(now)
-            p = self._p()
-            w.add(_REQUESTS)
-            return not (p > 0.0 and self._rng.random() < p)
+    def _admit(self) -> bool:
+        p = self._p()
+        self._window.add(_REQUESTS)
+        return not (p > 0.0 and self._rng.random() < p)
 
     def on_request(self, now: float) -> bool:
         """Count a request; False rejects it locally (with probability p)."""
-        return self._admit(now)
+        with self._lock:
+            self._window.advance(now)
+            return self._admit()
 
-    def try_acquire_retry(self, now: float, outcome: Outcome) -> bool:
-        """A retry is a request too: counted, and rejected with probability p."""
-        return self._admit(now)
-
-    def on_outcome(self, now: float, outcome: Outcome, *, retry: bool) -> None:
-        """Count an accept unless the backend shed the attempt or did not answer."""
-        if outcome.kind in _NOT_ACCEPTED:
-            return
+    def try_acquire_retry(self, now: float, outcome: Outcome) -> Grant | None:
+        """A retry is a request too: counted, and rejected (None) with probability p."""
         with self._lock:
             w = self._window
             w.advance(now)
-            w.add(_ACCEPTS)
+            if not self._admit():
+                return None
+            self._outstanding += 1
+            return Lease(self, 1, w.latest)
+
+    def on_outcome(self, now: float, outcome: Outcome, grant: Grant | None) -> None:
+        """Settle ``grant``; count an accept unless the backend shed the attempt or did not answer."""
+        accepted = outcome.kind not in _NOT_ACCEPTED
+        if grant is None and not accepted:
+            return
+        with self._lock:
+            if grant is not None and settle(grant, self):
+                self._outstanding -= 1
+            if accepted:
+                w = self._window
+                w.advance(now)
+                w.add(_ACCEPTS)
+
+    def refund(self, grant: Grant, now: float) -> None:
+        """Take back the request of ``grant``, whose retry never ran, if it has not expired yet."""
+        with self._lock:
+            if settle(grant, self):
+                self._outstanding -= 1
+                w = self._window
+                w.advance(now)
+                w.remove(_REQUESTS, grant.at)
 
     def rejection_probability(self, now: float) -> float:
         """p for a request sent at ``now``, in [0, 1)."""
@@ -117,6 +147,11 @@ class AdaptiveThrottle:
             w.advance(now)
             requests, accepts = w.totals
         return max(0.0, self._k * accepts - requests)
+
+    @property
+    def outstanding(self) -> int:
+        """Grants issued and not yet settled."""
+        return self._outstanding
 
     def __repr__(self) -> str:
         r, a = self._window.totals

@@ -7,8 +7,10 @@ from dataclasses import dataclass, field
 
 from .._config import rule
 from ..outcome import Outcome, OutcomeKind
+from ..protocols import Grant
 from ..rng import RandomSource
 from ._base import BudgetConfig
+from ._lease import Lease, settle
 
 __all__ = ["GrpcRetryThrottle", "GrpcRetryThrottleConfig"]
 
@@ -46,14 +48,17 @@ class GrpcRetryThrottle:
     ``token_count`` starts at ``max_tokens`` and stays in ``[0, max_tokens]``.
     Every attempt (first or retry) that fails *retryably* takes 1 token; every
     success adds ``token_ratio``. A retry is permitted only while
-    ``token_count > max_tokens / 2``; it takes no token itself. As A6 says, only
-    failures with a retryable status count (so malformed requests, here
-    non-retryable outcomes, do not throttle), and cancellations change
-    nothing. Arithmetic is in milli-tokens, as in gRPC C-core
-    (``ServerRetryThrottleData``), so it is exact.
+    ``token_count > max_tokens / 2``; it takes no token itself, so its grant
+    costs 0: ``on_outcome`` counts the retry's outcome exactly as a first
+    attempt's and settles the grant, and ``refund`` (the retry never ran)
+    settles it and changes no token. As A6 says, only failures with a
+    retryable status count (so malformed requests, here non-retryable
+    outcomes, do not throttle), and cancellations change nothing. Arithmetic
+    is in milli-tokens, as in gRPC C-core (``ServerRetryThrottleData``), so it
+    is exact.
     """
 
-    __slots__ = ("_lock", "_max", "_milli", "_ratio", "_threshold", "config", "name")
+    __slots__ = ("_lock", "_max", "_milli", "_outstanding", "_ratio", "_threshold", "config", "name")
 
     def __init__(self, config: GrpcRetryThrottleConfig | None = None, *, name: str = "default") -> None:
         self.config = config = config or GrpcRetryThrottleConfig()
@@ -63,25 +68,36 @@ class GrpcRetryThrottle:
         self._ratio = round(config.token_ratio * 1000)
         self._threshold = self._max // 2  # max is a multiple of 1000: exact
         self._milli = self._max
+        self._outstanding = 0  # grants issued and not yet settled
 
     def on_request(self, now: float) -> bool:
         """Always True: A6 always sends the first attempt."""
         return True
 
-    def try_acquire_retry(self, now: float, outcome: Outcome) -> bool:
-        """True while ``token_count > max_tokens / 2``."""
+    def try_acquire_retry(self, now: float, outcome: Outcome) -> Grant | None:
+        """A grant of cost 0 while ``token_count > max_tokens / 2``, else None."""
         with self._lock:
-            return self._milli > self._threshold
+            if self._milli <= self._threshold:
+                return None
+            self._outstanding += 1
+            return Lease(self, 0, now)
 
-    def on_outcome(self, now: float, outcome: Outcome, *, retry: bool) -> None:
+    def on_outcome(self, now: float, outcome: Outcome, grant: Grant | None) -> None:
         """Success adds ``token_ratio``; a retryable failure takes 1; the rest changes nothing."""
         kind = outcome.kind
-        if kind is OutcomeKind.SUCCESS:
-            with self._lock:
+        with self._lock:
+            if grant is not None and settle(grant, self):
+                self._outstanding -= 1
+            if kind is OutcomeKind.SUCCESS:
                 self._milli = min(self._max, self._milli + self._ratio)
-        elif kind is not OutcomeKind.CANCELLED and outcome.retryable:
-            with self._lock:
+            elif kind is not OutcomeKind.CANCELLED and outcome.retryable:
                 self._milli = max(0, self._milli - 1000)
+
+    def refund(self, grant: Grant, now: float) -> None:
+        """Settle ``grant``, whose retry never ran: it took no token, so none comes back."""
+        with self._lock:
+            if settle(grant, self):
+                self._outstanding -= 1
 
     def available(self, now: float) -> float:
         """``token_count`` now."""
@@ -91,6 +107,11 @@ class GrpcRetryThrottle:
     def tokens(self) -> float:
         """``token_count`` now."""
         return self._milli / 1000
+
+    @property
+    def outstanding(self) -> int:
+        """Grants issued and not yet settled."""
+        return self._outstanding
 
     def __repr__(self) -> str:
         return f"GrpcRetryThrottle(name={self.name!r}, tokens={self._milli / 1000}/{self.config.max_tokens})"

@@ -8,8 +8,10 @@ from dataclasses import dataclass, field
 
 from .._config import non_negative, rule
 from ..outcome import Outcome
+from ..protocols import Grant
 from ..rng import RandomSource
 from ._base import BudgetConfig
+from ._lease import Lease, settle
 from ._window import BucketedWindow
 
 __all__ = ["RatioBudget", "RatioBudgetConfig"]
@@ -57,13 +59,21 @@ class RatioBudget:
     expire after ``ttl``; a retry is allowed while the window's balance plus the
     reserve covers it. Here the same rule is kept as two windowed counts
     (requests, retries): a retry is granted iff ``retries + 1 <= percent *
-    requests + reserve`` for the window ending now. Withdrawals stay counted for
-    the whole ttl, as in Finagle, so a burst of retries blocks further ones
-    until it ages out. Only ``on_request`` deposits (Finagle's ``RequeueFilter``
-    deposits per request, not per retry); outcomes play no part.
+    requests + reserve`` for the window ending now, and its grant (cost 1)
+    records in ``at`` the time its withdrawal was counted. Only
+    ``on_request`` deposits (Finagle's ``RequeueFilter`` deposits per
+    request, not per retry).
+
+    A retry that ran keeps its withdrawal for the whole ttl, as in Finagle, so
+    a burst of retries blocks further ones until it ages out: ``on_outcome``
+    only settles the grant (outcomes play no part). A retry that never ran
+    (``refund``) gives its withdrawal back: it is taken out of the bucket it
+    was counted in, unless that bucket has already left the window (then the
+    withdrawal has expired on its own and nothing changes). A grant is
+    settled once; settling it again, or another budget's grant, changes nothing.
     """
 
-    __slots__ = ("_lock", "_percent", "_reserve", "_window", "config", "name")
+    __slots__ = ("_lock", "_outstanding", "_percent", "_reserve", "_window", "config", "name")
 
     def __init__(self, config: RatioBudgetConfig | None = None, *, name: str = "default") -> None:
         self.config = config = config or RatioBudgetConfig()
@@ -72,6 +82,7 @@ class RatioBudget:
         self._window = BucketedWindow(config.ttl, config.buckets, 2)
         self._percent = config.percent_can_retry
         self._reserve = config.reserve
+        self._outstanding = 0  # grants issued and not yet settled
 
     def on_request(self, now: float) -> bool:
         """Deposit one request; always True (the budget limits retries only)."""
@@ -81,19 +92,33 @@ class RatioBudget:
             w.add(_REQUESTS)
         return True
 
-    def try_acquire_retry(self, now: float, outcome: Outcome) -> bool:
-        """Grant (and count) a retry if the window still allows one."""
+    def try_acquire_retry(self, now: float, outcome: Outcome) -> Grant | None:
+        """A grant (one withdrawal, counted now) if the window still allows a retry, else None."""
         with self._lock:
             w = self._window
             w.advance(now)
             totals = w.totals
             if totals[_RETRIES] + 1 > self._percent * totals[_REQUESTS] + self._reserve + _EPS:
-                return False
+                return None
             w.add(_RETRIES)
-            return True
+            self._outstanding += 1
+            return Lease(self, 1, w.latest)
 
-    def on_outcome(self, now: float, outcome: Outcome, *, retry: bool) -> None:
-        """Outcomes do not change a ratio budget."""
+    def on_outcome(self, now: float, outcome: Outcome, grant: Grant | None) -> None:
+        """Settle ``grant``: the retry ran, so its withdrawal stays until it expires (outcomes do nothing)."""
+        if grant is not None:
+            with self._lock:
+                if settle(grant, self):
+                    self._outstanding -= 1
+
+    def refund(self, grant: Grant, now: float) -> None:
+        """Give back the withdrawal of ``grant``, whose retry never ran, if it has not expired yet."""
+        with self._lock:
+            if settle(grant, self):
+                self._outstanding -= 1
+                w = self._window
+                w.advance(now)
+                w.remove(_RETRIES, grant.at)
 
     def available(self, now: float) -> float:
         """Whole retries the window allows now (Finagle's ``balance``)."""
@@ -110,6 +135,11 @@ class RatioBudget:
             w = self._window
             w.advance(now)
             return w.totals[_REQUESTS], w.totals[_RETRIES]
+
+    @property
+    def outstanding(self) -> int:
+        """Grants issued and not yet settled."""
+        return self._outstanding
 
     def __repr__(self) -> str:
         t = self._window.totals

@@ -7,8 +7,10 @@ from dataclasses import dataclass, field
 
 from .._config import rule
 from ..outcome import Outcome, OutcomeKind
+from ..protocols import Grant
 from ..rng import RandomSource
 from ._base import BudgetConfig
+from ._lease import Lease, settle
 
 __all__ = ["TokenBucketBudget", "TokenBucketBudgetConfig"]
 
@@ -52,29 +54,25 @@ class TokenBucketBudget:
     ``retries/standard.py`` ``RetryQuotaChecker``, aws-sdk-js-v3
     ``defaultRetryQuota``): the bucket starts full; a retry is granted only if
     its cost (``timeout_cost`` after a TIMEOUT outcome, else ``retry_cost``) is
-    available, and then takes it; a request whose first attempt succeeds
-    refunds ``no_retry_increment``; a retry that succeeds refunds its own cost.
-    Tokens never leave ``[0, capacity]`` (refunds above capacity are dropped).
-    Requests are never refused (``on_request`` is always True) and time plays
-    no part: only outcomes refill the bucket.
-
-    The SDKs carry the acquired cost in the request's context; the budget
-    protocol does not, so grants not yet resolved are counted per cost and a
-    retry's outcome resolves one of them: the cheaper kind first when both are
-    outstanding (so concurrent mixes of costs never refund more than was
-    taken). With one request in flight, or one kind of cost, this is exact. A
-    retry's outcome with nothing outstanding refunds nothing.
+    available, and the grant takes it. A first attempt (no grant) that
+    succeeds refunds ``no_retry_increment``; a retry that succeeds refunds its
+    own grant's cost, and one that fails refunds nothing. ``refund`` (the
+    retry never ran) returns the grant's cost. Either way exactly that grant's
+    cost, whatever else is outstanding, as the SDKs do by carrying the cost in
+    the request's context. Tokens never leave ``[0, capacity]`` (refunds above
+    capacity are dropped). A grant is settled once: settling it again, or
+    settling another budget's grant, returns nothing. Requests are never
+    refused (``on_request`` is always True) and time plays no part.
     """
 
-    __slots__ = ("_lock", "_open_retry", "_open_timeout", "_tokens", "config", "name")
+    __slots__ = ("_lock", "_outstanding", "_tokens", "config", "name")
 
     def __init__(self, config: TokenBucketBudgetConfig | None = None, *, name: str = "default") -> None:
         self.config = config = config or TokenBucketBudgetConfig()
         self.name = name
         self._lock = threading.Lock()
         self._tokens = config.capacity
-        self._open_retry = 0  # granted at retry_cost, attempt's outcome not reported yet
-        self._open_timeout = 0  # granted at timeout_cost, likewise
+        self._outstanding = 0  # grants issued and not yet settled
 
     def cost(self, outcome: Outcome) -> int:
         """Tokens a retry after ``outcome`` takes."""
@@ -85,41 +83,37 @@ class TokenBucketBudget:
         """Always True: the quota limits retries, never first attempts."""
         return True
 
-    def try_acquire_retry(self, now: float, outcome: Outcome) -> bool:
-        """Take the retry's cost if it is available; False leaves the bucket untouched."""
-        timeout = outcome.kind is OutcomeKind.TIMEOUT
-        c = self.config
-        cost = c.timeout_cost if timeout else c.retry_cost
+    def try_acquire_retry(self, now: float, outcome: Outcome) -> Grant | None:
+        """A grant holding the retry's cost if it is available; None leaves the bucket untouched."""
+        cost = self.cost(outcome)
         with self._lock:
             if self._tokens < cost:
-                return False
+                return None
             self._tokens -= cost
-            if timeout:
-                self._open_timeout += 1
-            else:
-                self._open_retry += 1
-            return True
+            self._outstanding += 1
+            return Lease(self, cost, now)
 
-    def on_outcome(self, now: float, outcome: Outcome, *, retry: bool) -> None:
-        """Refund on success: ``no_retry_increment`` for a first attempt, the cost for a retry."""
-        c = self.config
+    def on_outcome(self, now: float, outcome: Outcome, grant: Grant | None) -> None:
+        """On success refund ``no_retry_increment`` (first attempt) or the grant's cost (retry)."""
         ok = outcome.kind is OutcomeKind.SUCCESS
         with self._lock:
-            if not retry:
+            if grant is None:
                 if ok:
-                    self._tokens = min(c.capacity, self._tokens + c.no_retry_increment)
-                return
-            open_retry, open_timeout = self._open_retry, self._open_timeout
-            if open_retry and (not open_timeout or c.retry_cost <= c.timeout_cost):
-                self._open_retry = open_retry - 1
-                refund = c.retry_cost
-            elif open_timeout:
-                self._open_timeout = open_timeout - 1
-                refund = c.timeout_cost
-            else:
-                return
-            if ok:
-                self._tokens = min(c.capacity, self._tokens + refund)
+                    self._credit(self.config.no_retry_increment)
+            elif settle(grant, self):
+                self._outstanding -= 1
+                if ok:
+                    self._credit(int(grant.cost))
+
+    def refund(self, grant: Grant, now: float) -> None:
+        """Return the cost of ``grant``, whose retry never ran."""
+        with self._lock:
+            if settle(grant, self):
+                self._outstanding -= 1
+                self._credit(int(grant.cost))
+
+    def _credit(self, tokens: int) -> None:
+        self._tokens = min(self.config.capacity, self._tokens + tokens)
 
     def available(self, now: float) -> float:
         """Tokens in the bucket now."""
@@ -129,6 +123,11 @@ class TokenBucketBudget:
     def tokens(self) -> int:
         """Tokens in the bucket (exact integer)."""
         return self._tokens
+
+    @property
+    def outstanding(self) -> int:
+        """Grants issued and not yet settled."""
+        return self._outstanding
 
     def __repr__(self) -> str:
         return f"TokenBucketBudget(name={self.name!r}, tokens={self._tokens}/{self.config.capacity})"

@@ -3,19 +3,28 @@
 from __future__ import annotations
 
 import copy
-import math
+import inspect
 from collections.abc import Callable, Mapping
 from typing import Any, Self
 
 from ..classify import Classifier
 from ..clock import SystemWallClock, WallClock
-from ..deadline import Deadline
+from ..deadline import Deadline, current_deadline
 from ..events import TraceEvent
+from ..hooks import report_hook_error
 from ..outcome import Outcome
 from ..pipeline import Pipeline
 from ..steps import Attempt
 
-__all__ = ["DriverOptions", "ResultClassifier", "exception_outcome", "http_result_classifier"]
+__all__ = [
+    "DriverOptions",
+    "ResultClassifier",
+    "aclose_failed",
+    "close_failed",
+    "exception_outcome",
+    "http_result_classifier",
+    "scoped_deadline",
+]
 
 ResultClassifier = Callable[[Any], Outcome]
 """Maps a returned value (e.g. an HTTP response) to the attempt's ``Outcome``."""
@@ -82,14 +91,49 @@ class DriverOptions:
             setattr(new, name, value)
         return new
 
-    def _timeout_kwarg(self, kwargs: dict[str, Any], step: Attempt) -> None:
-        """Hand the attempt's remaining time to the callee (None: unbounded)."""
-        if self.pass_timeout is not None:
-            kwargs[self.pass_timeout] = None if step.timeout == math.inf else step.timeout
 
-    def _result_outcome(self, result: Any) -> Outcome:
-        classify = self.classify_result
-        return Outcome.success() if classify is None else classify(result)
+def scoped_deadline(deadline: Deadline | None) -> Deadline | None:
+    """The earlier of ``deadline`` and the enclosing ``deadline_scope`` (the drivers' ambient input)."""
+    scope = current_deadline()
+    if scope is None or (deadline is not None and deadline.expires_at <= scope.expires_at):
+        return deadline
+    return scope
+
+
+def _closer(result: Any, name: str) -> tuple[Callable[[], Any] | None, Any]:
+    """The bound closing method ``name`` of ``result`` and the function that reports its errors."""
+    method = getattr(result, name, None)
+    if not callable(method):
+        return None, None
+    return method, getattr(type(result), name, method)
+
+
+def close_failed(result: Any, source: str) -> None:
+    """Close a result classified as a failure that will not be handed back (if it has ``close()``).
+
+    An error from ``close`` is isolated and reported like a listener's.
+    """
+    close, hook = _closer(result, "close")
+    if close is not None:
+        try:
+            close()
+        except Exception as exc:
+            report_hook_error(source, hook, exc)
+
+
+async def aclose_failed(result: Any, source: str) -> None:
+    """``close_failed`` for asyncio: ``aclose()`` is awaited when present, else ``close()`` (awaited if it
+    returns an awaitable)."""
+    close, hook = _closer(result, "aclose")
+    if close is None:
+        close, hook = _closer(result, "close")
+    if close is not None:
+        try:
+            done = close()
+            if inspect.isawaitable(done):
+                await done
+        except Exception as exc:
+            report_hook_error(source, hook, exc)
 
 
 def _is_timeout(exc: BaseException) -> bool:

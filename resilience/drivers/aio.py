@@ -4,8 +4,11 @@ Each attempt runs under ``asyncio.timeout(step.timeout)``; when that bound
 fires the attempt's outcome is a timeout with the step's phase (``attempt``
 for the per-attempt timeout, ``deadline`` when the request's deadline is the
 nearer bound). Cancellation from outside (``task.cancel()``) propagates at
-once and is never retried; the execution records it (a breaker permission is
-released). The driver starts no tasks of its own.
+once and is never retried. Any exception leaving the loop (cancellation, a
+raising result classifier or classifier, an interrupted sleep) cancels the
+execution, which settles its breaker permit and budget grant. Failed results
+are closed as in ``SyncDriver`` (``aclose()`` awaited when present). The
+driver starts no tasks of its own.
 """
 
 from __future__ import annotations
@@ -19,10 +22,10 @@ from typing import Any, ParamSpec, TypeVar
 from ..clock import Clock, WallClock
 from ..deadline import Deadline
 from ..events import TraceEvent
-from ..outcome import Outcome, OutcomeKind
+from ..outcome import SUCCESS, Outcome, OutcomeKind
 from ..pipeline import Pipeline
-from ..steps import Attempt, Done, Wait
-from ._base import DriverOptions, ResultClassifier, exception_outcome
+from ..steps import Attempt, Done, GiveUp, Wait
+from ._base import DriverOptions, ResultClassifier, aclose_failed, exception_outcome, scoped_deadline
 from .errors import failure
 
 __all__ = ["AsyncDriver"]
@@ -31,6 +34,7 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 _CANCELLATION = (asyncio.CancelledError, KeyboardInterrupt, SystemExit, GeneratorExit)
+_INF = math.inf
 
 
 class AsyncDriver(DriverOptions):
@@ -76,56 +80,61 @@ class AsyncDriver(DriverOptions):
         pipeline = self.pipeline
         ex = pipeline.begin(
             now(),
-            self.deadline,
+            scoped_deadline(self.deadline),
             idempotent=self.idempotent,
             idempotency_key=self.idempotency_key,
             trace=self.trace,
         )
+        pass_timeout = self.pass_timeout
+        classify = self.classify_result
         result: Any = None
         error: BaseException | None = None
-        step = ex.next(now())
-        while True:
-            if type(step) is Attempt:
-                self._timeout_kwarg(kwargs, step)
-                bound = asyncio.timeout(None if step.timeout == math.inf else step.timeout)
-                outcome: Outcome
-                try:
-                    async with bound:
-                        result = await fn(*args, **kwargs)
-                except _CANCELLATION:
-                    ex.cancel(now())
-                    raise
-                except BaseException as exc:
-                    result, error = None, exc
-                    if bound.expired() and isinstance(exc, TimeoutError):
-                        outcome = Outcome.timeout(step.phase) if step.phase else Outcome.timeout()
+        try:
+            step = ex.next(now())
+            while True:
+                if type(step) is Attempt:
+                    if pass_timeout is not None:  # the attempt's remaining time (None: unbounded)
+                        kwargs[pass_timeout] = None if step.timeout == _INF else step.timeout
+                    bound = asyncio.timeout(None if step.timeout == _INF else step.timeout)
+                    outcome: Outcome
+                    try:
+                        async with bound:
+                            result = await fn(*args, **kwargs)
+                    except _CANCELLATION:
+                        raise
+                    except BaseException as exc:
+                        result, error = None, exc
+                        if bound.expired() and isinstance(exc, TimeoutError):
+                            outcome = Outcome.timeout(step.phase) if step.phase else Outcome.timeout()
+                        else:
+                            outcome = exception_outcome(
+                                pipeline.classifier,
+                                exc,
+                                step,
+                                ours=pass_timeout is not None,
+                                wall_now=self.wall.wall(),
+                            )
+                            if outcome.kind is OutcomeKind.CANCELLED:
+                                raise
                     else:
-                        outcome = exception_outcome(
-                            pipeline.classifier,
-                            exc,
-                            step,
-                            ours=self.pass_timeout is not None,
-                            wall_now=self.wall.wall(),
-                        )
-                        if outcome.kind is OutcomeKind.CANCELLED:
-                            ex.cancel(now())
-                            raise
-                else:
-                    error = None
-                    outcome = self._result_outcome(result)
-                step = ex.next(now(), outcome)
-            elif type(step) is Wait:
-                try:
+                        error = None
+                        outcome = SUCCESS if classify is None else classify(result)
+                    step = ex.next(now(), outcome)
+                elif type(step) is Wait:
+                    if result is not None:  # classified as a failure and not handed back
+                        await aclose_failed(result, pipeline.name)
+                        result = None
                     await self.sleep(step.delay)
-                except _CANCELLATION:
-                    ex.cancel(now())
-                    raise
-                step = ex.next(now())
-            elif type(step) is Done:
-                return result  # type: ignore[no-any-return]
-            else:
-                assert not isinstance(step, (Attempt, Wait, Done))
-                raise failure(step, ex.attempts, result) from error
+                    step = ex.next(now())
+                elif type(step) is Done:
+                    return result  # type: ignore[no-any-return]
+                else:
+                    break
+        except BaseException:
+            ex.cancel(now())  # settles whatever the execution still holds
+            raise
+        assert isinstance(step, GiveUp)
+        raise failure(step, ex.attempts, result) from error
 
     def wrap(self, fn: Callable[P, Coroutine[Any, Any, R]]) -> Callable[P, Coroutine[Any, Any, R]]:
         """Decorator form of ``call``."""

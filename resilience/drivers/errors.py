@@ -42,7 +42,30 @@ class DeadlineExceededError(RequestFailed):
 
 
 class BreakerOpenError(RequestFailed):
-    """The circuit breaker refused the call."""
+    """The circuit breaker refused the call.
+
+    ``retry_after``: seconds until the breaker may permit a call again, as it
+    said when it refused (None: not on its own, e.g. forced open); other layers
+    (an HTTP ``Retry-After``, a fallback's schedule) reuse it.
+    """
+
+    retry_after: float | None
+
+    def __init__(
+        self,
+        reason: FailureReason,
+        last_outcome: Outcome | None,
+        attempts: int,
+        last_result: Any = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(reason, last_outcome, attempts, last_result)
+        self.args = (reason, last_outcome, attempts, last_result, retry_after)
+        self.retry_after = retry_after
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        return text if self.retry_after is None else f"{text}; retry after {self.retry_after:g} s"
 
 
 class BudgetExhaustedError(RequestFailed):
@@ -58,5 +81,7 @@ _CLASSES: dict[FailureReason, type[RequestFailed]] = {
 
 def failure(step: GiveUp, attempts: int, last_result: Any = None) -> RequestFailed:
     """The exception for a ``GiveUp`` step."""
+    if step.reason is FailureReason.BREAKER_OPEN:
+        return BreakerOpenError(step.reason, step.last, attempts, last_result, step.retry_after)
     cls = _CLASSES.get(step.reason, RequestFailed)
     return cls(step.reason, step.last, attempts, last_result)

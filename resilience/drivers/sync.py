@@ -11,13 +11,19 @@ starts after the deadline, and no wait is taken that would outlast it. A
 callee that ignores the time it was handed runs over it.
 
 Cancellation (``KeyboardInterrupt``, ``SystemExit``) propagates unchanged and
-is never retried; the execution records it (a breaker permission is released).
-A driver holds no per-call state, so one driver may serve many threads.
+is never retried. Any exception leaving the loop (cancellation, a raising
+result classifier or classifier, an interrupted sleep) cancels the execution,
+which settles its breaker permit and budget grant. A returned value classified
+as a failure is closed (``close()``) before the retry, unless it is the last
+one, handed back on the ``RequestFailed``. The enclosing ``deadline_scope`` is
+read here and passed to the pipeline. A driver holds no per-call state, so
+one driver may serve many threads.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 import time
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
@@ -25,10 +31,10 @@ from typing import Any, ParamSpec, TypeVar
 from ..clock import Clock, MonotonicClock, WallClock
 from ..deadline import Deadline
 from ..events import TraceEvent
-from ..outcome import OutcomeKind
+from ..outcome import SUCCESS, OutcomeKind
 from ..pipeline import Pipeline
-from ..steps import Attempt, Done, Wait
-from ._base import DriverOptions, ResultClassifier, exception_outcome
+from ..steps import Attempt, Done, GiveUp, Wait
+from ._base import DriverOptions, ResultClassifier, close_failed, exception_outcome, scoped_deadline
 from .errors import failure
 
 __all__ = ["SyncDriver"]
@@ -37,6 +43,7 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 _CANCELLATION = (KeyboardInterrupt, SystemExit, GeneratorExit)
+_INF = math.inf
 
 
 class SyncDriver(DriverOptions):
@@ -84,47 +91,55 @@ class SyncDriver(DriverOptions):
         pipeline = self.pipeline
         ex = pipeline.begin(
             now(),
-            self.deadline,
+            scoped_deadline(self.deadline),
             idempotent=self.idempotent,
             idempotency_key=self.idempotency_key,
             trace=self.trace,
         )
-        ours = self.pass_timeout is not None
+        pass_timeout = self.pass_timeout
+        classify = self.classify_result
         result: Any = None
         error: BaseException | None = None
-        step = ex.next(now())
-        while True:
-            if type(step) is Attempt:
-                self._timeout_kwarg(kwargs, step)
-                try:
-                    result = fn(*args, **kwargs)
-                except _CANCELLATION:
-                    ex.cancel(now())
-                    raise
-                except BaseException as exc:
-                    result, error = None, exc
-                    outcome = exception_outcome(
-                        pipeline.classifier, exc, step, ours=ours, wall_now=self.wall.wall()
-                    )
-                    if outcome.kind is OutcomeKind.CANCELLED:
-                        ex.cancel(now())
+        try:
+            step = ex.next(now())
+            while True:
+                if type(step) is Attempt:
+                    if pass_timeout is not None:  # the attempt's remaining time (None: unbounded)
+                        kwargs[pass_timeout] = None if step.timeout == _INF else step.timeout
+                    try:
+                        result = fn(*args, **kwargs)
+                    except _CANCELLATION:
                         raise
-                else:
-                    error = None
-                    outcome = self._result_outcome(result)
-                step = ex.next(now(), outcome)
-            elif type(step) is Wait:
-                try:
+                    except BaseException as exc:
+                        result, error = None, exc
+                        outcome = exception_outcome(
+                            pipeline.classifier,
+                            exc,
+                            step,
+                            ours=pass_timeout is not None,
+                            wall_now=self.wall.wall(),
+                        )
+                        if outcome.kind is OutcomeKind.CANCELLED:
+                            raise
+                    else:
+                        error = None
+                        outcome = SUCCESS if classify is None else classify(result)
+                    step = ex.next(now(), outcome)
+                elif type(step) is Wait:
+                    if result is not None:  # classified as a failure and not handed back
+                        close_failed(result, pipeline.name)
+                        result = None
                     self.sleep(step.delay)
-                except _CANCELLATION:
-                    ex.cancel(now())
-                    raise
-                step = ex.next(now())
-            elif type(step) is Done:
-                return result  # type: ignore[no-any-return]
-            else:
-                assert not isinstance(step, (Attempt, Wait, Done))
-                raise failure(step, ex.attempts, result) from error
+                    step = ex.next(now())
+                elif type(step) is Done:
+                    return result  # type: ignore[no-any-return]
+                else:
+                    break
+        except BaseException:
+            ex.cancel(now())  # settles whatever the execution still holds
+            raise
+        assert isinstance(step, GiveUp)
+        raise failure(step, ex.attempts, result) from error
 
     def wrap(self, fn: Callable[P, R]) -> Callable[P, R]:
         """Decorator form of ``call``."""

@@ -71,6 +71,15 @@ def _settle(store: IdempotencyStore, key: str, answer: New | InProgress | Replay
     return answer.record.result
 
 
+def _settle_error(
+    store: IdempotencyStore, key: str, token: int, now: float, exc: Exception, release: bool
+) -> None:
+    if release:
+        store.release(key, token, now)
+    else:
+        store.fail(key, token, now, exc)
+
+
 def idempotent_call(
     store: IdempotencyStore,
     key: str,
@@ -82,9 +91,13 @@ def idempotent_call(
 ) -> T:
     """Run ``fn`` if ``key`` is new; otherwise replay, or raise an :class:`IdempotencyError`.
 
-    An exception from ``fn`` is stored (the key becomes ``failed`` and replays
-    it as :class:`ReplayedFailure`) unless ``release_on_error``, which forgets
-    the key so that a retry executes again.
+    An :class:`Exception` from ``fn`` is stored (the key becomes ``failed`` and
+    replays it as :class:`ReplayedFailure`) unless ``release_on_error``, which
+    forgets the key so that a retry executes again. An interruption
+    (``KeyboardInterrupt``, ``SystemExit``, cancellation: any other
+    ``BaseException``) leaves the outcome unknown: ``fn`` may have had its
+    effect, so the key stays pending until ``pending_ttl`` and duplicates get
+    :class:`IdempotencyInProgress`.
     """
     clock = clock or MonotonicClock()
     answer = store.begin(key, clock.now(), fingerprint)
@@ -94,13 +107,7 @@ def idempotent_call(
     try:
         value = fn()
     except Exception as exc:
-        if release_on_error:
-            store.release(key, answer.token, clock.now())
-        else:
-            store.fail(key, answer.token, clock.now(), exc)
-        raise
-    except BaseException:
-        store.release(key, answer.token, clock.now())  # interrupted: the outcome is unknown to us
+        _settle_error(store, key, answer.token, clock.now(), exc, release_on_error)
         raise
     store.succeed(key, answer.token, clock.now(), value)
     return value
@@ -115,7 +122,7 @@ async def async_idempotent_call(
     fingerprint: str | None = None,
     release_on_error: bool = False,
 ) -> T:
-    """The asyncio form of :func:`idempotent_call`; cancellation releases the key."""
+    """The asyncio form of :func:`idempotent_call`; cancellation leaves the key pending."""
     clock = clock or MonotonicClock()
     answer = store.begin(key, clock.now(), fingerprint)
     if not isinstance(answer, New):
@@ -124,13 +131,7 @@ async def async_idempotent_call(
     try:
         value = await fn()
     except Exception as exc:
-        if release_on_error:
-            store.release(key, answer.token, clock.now())
-        else:
-            store.fail(key, answer.token, clock.now(), exc)
-        raise
-    except BaseException:
-        store.release(key, answer.token, clock.now())
+        _settle_error(store, key, answer.token, clock.now(), exc, release_on_error)
         raise
     store.succeed(key, answer.token, clock.now(), value)
     return value

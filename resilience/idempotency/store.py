@@ -45,16 +45,17 @@ class IdempotencyConfig(Config):
     """``ttl``: how long a finished key replays (24 to 72 hours is typical).
 
     ``pending_ttl``: how long a pending key blocks duplicates before it is
-    presumed abandoned and purged (None: ``ttl``). ``retry_after``: the hint
-    given with "in progress".
+    presumed abandoned and purged; set it above the longest execution. A key
+    whose execution was interrupted (outcome unknown) stays pending this long.
+    ``retry_after``: the hint given with "in progress".
     """
 
     ttl: float = field(default=86_400.0, metadata=_POSITIVE)
-    pending_ttl: float | None = field(default=None, metadata=_POSITIVE)
+    pending_ttl: float = field(default=300.0, metadata=_POSITIVE)
     retry_after: float = field(default=1.0, metadata=_POSITIVE)
 
     def _cross_checks(self) -> None:
-        if self.pending_ttl is not None and self.pending_ttl > self.ttl:
+        if self.pending_ttl > self.ttl:
             raise self._error("pending_ttl", f"must be <= ttl ({self.ttl})")
 
 
@@ -178,10 +179,9 @@ class IdempotencyStore:
             self._purge(now)
             record = self._records.get(key)
             if record is None:
-                c = self.config
-                ttl = c.ttl if c.pending_ttl is None else c.pending_ttl
                 token = next(self._tokens)
-                self._put(IdempotencyRecord(key, KeyState.PENDING, token, fingerprint, now, now + ttl))
+                expires_at = now + self.config.pending_ttl
+                self._put(IdempotencyRecord(key, KeyState.PENDING, token, fingerprint, now, expires_at))
                 answer, label = New(key, token), "new"
             elif (
                 fingerprint is not None

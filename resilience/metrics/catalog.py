@@ -83,6 +83,10 @@ _SPECS = (
        "Circuit breaker state transitions."),
     _g("resilience_breaker_failure_rate", ("name",), "Failure rate over the breaker's window, 0..1."),
     _g("resilience_breaker_slow_call_rate", ("name",), "Slow-call rate over the breaker's window, 0..1."),
+    _c("resilience_breaker_late_outcomes_total", ("name",),
+       "Outcomes of calls permitted in an earlier breaker state (generation), counted but ignored."),
+    _c("resilience_listener_errors_total", ("name",),
+       "Exceptions raised by user listeners (hooks), isolated from the decisions they observed."),
     # timeouts
     _c("resilience_timeouts_total", ("source", "phase"),
        "Timeouts fired, by source (client/gateway/backend) and phase "

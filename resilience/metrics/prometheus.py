@@ -8,10 +8,14 @@
   client timeouts, and observes request and attempt durations;
 * as a breaker listener it counts transitions and keeps the one-hot state
   gauge (``on_breaker_transition`` has the state-listener signature
-  ``(name, from_state, to_state, now)``; ``STATE`` trace events work too; use
+  ``(name, from_state, to_state, at)``; ``STATE`` trace events work too; use
   one of the two per breaker, not both);
-* ``watch_breaker`` and ``watch_budget`` read a breaker's window rates and
-  call counts, and a budget's tokens, when Prometheus scrapes.
+* ``watch_breaker`` reads a breaker when Prometheus scrapes: its state as of
+  the exporter's clock (``metrics(clock.now())``: an open wait that ended
+  shows half-open even if no call came since), window rates, call counts and
+  late outcomes, all from one snapshot; its transitions are counted as its
+  state listener sees them (``BreakerRegistry.tick`` emits due ones);
+* ``watch_budget`` reads a budget's tokens when Prometheus scrapes.
 
 prometheus_client is imported only when an exporter is built; the library's
 decision objects never see it, and a pipeline without listeners emits no
@@ -25,6 +29,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from ..clock import Clock, MonotonicClock
 from ..events import EventKind, TraceEvent
 from .catalog import CATALOG, MetricSpec, MetricType
 
@@ -36,7 +41,12 @@ __all__ = ["PrometheusExporter"]
 
 EXTRA = "resilience-workbench[prometheus]"
 
+_BREAKER_STATE = "resilience_breaker_state"
+_BREAKER_FAILURE_RATE = "resilience_breaker_failure_rate"
+_BREAKER_SLOW_RATE = "resilience_breaker_slow_call_rate"
 _BREAKER_CALLS = "resilience_breaker_calls_total"
+_BREAKER_LATE = "resilience_breaker_late_outcomes_total"
+_SCRAPED = (_BREAKER_STATE, _BREAKER_FAILURE_RATE, _BREAKER_SLOW_RATE, _BREAKER_CALLS, _BREAKER_LATE)
 
 
 def _client() -> Any:
@@ -57,35 +67,68 @@ def _members(state: object) -> list[object]:
     return list(type(state)) if isinstance(state, enum.Enum) else []
 
 
-class _BreakerCalls:
-    """A collector for ``resilience_breaker_calls_total``, read from watched breakers at scrape time."""
+class _Breakers:
+    """One collector for the breaker families read at scrape time.
 
-    def __init__(self, spec: MetricSpec, family_type: Any) -> None:
-        self._spec = spec
-        self._family_type = family_type
+    Watched breakers are read once per scrape (``metrics(clock.now())``: one
+    consistent snapshot for state, rates, call counts and late outcomes).
+    Breakers known only through transitions (``set_breaker_state``) export
+    their one-hot state.
+    """
+
+    def __init__(self, specs: dict[str, MetricSpec], core: Any, clock: Clock) -> None:
+        self._specs = specs
+        self._core = core
+        self._clock = clock
         self._lock = threading.Lock()
-        self._sources: dict[str, Callable[[], dict[str, int]]] = {}
+        self._watched: dict[str, Any] = {}
+        self._states: dict[str, tuple[str, set[str]]] = {}
 
-    def add(self, name: str, counts: Callable[[], dict[str, int]]) -> None:
+    def watch(self, name: str, breaker: Any) -> None:
         with self._lock:
-            self._sources[name] = counts
+            self._watched[name] = breaker
 
-    def _family(self) -> Metric:
-        spec = self._spec
-        family: Metric = self._family_type(spec.name, spec.help, labels=spec.labels)
-        return family
+    def set_state(self, name: str, current: str, names: set[str]) -> None:
+        with self._lock:
+            _, known = self._states.get(name, ("", set()))
+            self._states[name] = (current, known | names)
+
+    def _families(self) -> dict[str, Metric]:
+        out: dict[str, Metric] = {}
+        for name, spec in self._specs.items():
+            if spec.type is MetricType.COUNTER:
+                family: Metric = self._core.CounterMetricFamily(spec.name, spec.help, labels=spec.labels)
+            else:
+                family = self._core.GaugeMetricFamily(spec.name, spec.help, labels=spec.labels)
+            out[name] = family
+        return out
 
     def describe(self) -> list[Metric]:
-        return [self._family()]
+        return list(self._families().values())
 
     def collect(self) -> Iterator[Metric]:
-        family = self._family()
+        f: Any = self._families()
         with self._lock:
-            sources = sorted(self._sources.items())
-        for name, counts in sources:
-            for kind, value in sorted(counts().items()):
-                family.add_metric([name, kind], value)  # type: ignore[attr-defined]
-        yield family
+            watched = sorted(self._watched.items())
+            states = sorted(self._states.items())
+        now = self._clock.now() if watched else 0.0
+        seen = set()
+        for name, breaker in watched:
+            m = breaker.metrics(now)
+            seen.add(name)
+            current = _state_name(m.state)
+            for s in sorted({current, *(_state_name(x) for x in _members(m.state))}):
+                f[_BREAKER_STATE].add_metric([name, s], 1.0 if s == current else 0.0)
+            f[_BREAKER_FAILURE_RATE].add_metric([name], m.failure_rate)
+            f[_BREAKER_SLOW_RATE].add_metric([name], m.slow_call_rate)
+            for kind, v in sorted(m.calls_by_kind().items()):
+                f[_BREAKER_CALLS].add_metric([name, kind], v)
+            f[_BREAKER_LATE].add_metric([name], getattr(m, "late", 0))
+        for name, (current, names) in states:
+            if name not in seen:
+                for s in sorted(names):
+                    f[_BREAKER_STATE].add_metric([name, s], 1.0 if s == current else 0.0)
+        yield from f.values()
 
 
 class PrometheusExporter:
@@ -96,22 +139,26 @@ class PrometheusExporter:
     """
 
     def __init__(
-        self, registry: CollectorRegistry | None = None, *, specs: Iterable[MetricSpec] = ()
+        self,
+        registry: CollectorRegistry | None = None,
+        *,
+        specs: Iterable[MetricSpec] = (),
+        clock: Clock | None = None,
     ) -> None:
         client = _client()
         self.registry: CollectorRegistry = registry if registry is not None else client.REGISTRY
+        self.clock: Clock = clock if clock is not None else MonotonicClock()
         self._metrics: dict[str, Any] = {}
         self._children: dict[tuple[str, tuple[str, ...]], Any] = {}
         self._lock = threading.Lock()
-        self._states: dict[str, set[str]] = {}
-        self._breaker_calls: _BreakerCalls | None = None
+        scraped: dict[str, MetricSpec] = {}
         for spec in (*CATALOG.values(), *specs):
-            if spec.name == _BREAKER_CALLS:
-                core = client.metrics_core
-                self._breaker_calls = _BreakerCalls(spec, core.CounterMetricFamily)
-                self.registry.register(self._breaker_calls)
+            if spec.name in _SCRAPED:
+                scraped[spec.name] = spec
                 continue
             self._metrics[spec.name] = self._build(client, spec)
+        self._breakers = _Breakers(scraped, client.metrics_core, self.clock)
+        self.registry.register(self._breakers)
 
     def _build(self, client: Any, spec: MetricSpec) -> Any:
         kwargs: dict[str, Any] = {"registry": self.registry}
@@ -179,11 +226,7 @@ class PrometheusExporter:
         """
         current = _state_name(state)
         names = {current, *(_state_name(s) for s in (states if states is not None else _members(state)))}
-        with self._lock:
-            names |= self._states.setdefault(name, set())
-            self._states[name] = names
-        for s in sorted(names):
-            self._child("resilience_breaker_state", name, s).set(1.0 if s == current else 0.0)
+        self._breakers.set_state(name, current, names)
 
     def on_breaker_transition(self, name: str, from_state: object, to_state: object, now: float) -> None:
         """A breaker state listener: counts the transition and moves the one-hot gauge."""
@@ -194,25 +237,17 @@ class PrometheusExporter:
         self.set_breaker_state(name, new, [old, *_members(new)])
 
     def watch_breaker(self, breaker: Any) -> None:
-        """Export a breaker: its state now and on every transition, its window rates and call counts.
+        """Export a breaker, read at scrape time as of ``clock.now()``, and count its transitions.
 
-        ``breaker`` needs ``name``, ``state`` and ``metrics()`` (a snapshot with
-        ``failure_rate``, ``slow_call_rate`` and ``calls_by_kind()``), and
-        ``add_state_listener`` to follow transitions.
+        ``breaker`` needs ``name`` and ``metrics(now)`` (a snapshot with
+        ``state``, ``failure_rate``, ``slow_call_rate``, ``calls_by_kind()`` and
+        optionally ``late``), and ``add_state_listener`` to count transitions.
         """
         name: str = breaker.name
-        self.set_breaker_state(name, breaker.state)
+        self._breakers.watch(name, breaker)
         add = getattr(breaker, "add_state_listener", None)
         if add is not None:
             add(self.on_breaker_transition)
-        self._child("resilience_breaker_failure_rate", name).set_function(
-            lambda: breaker.metrics().failure_rate
-        )
-        self._child("resilience_breaker_slow_call_rate", name).set_function(
-            lambda: breaker.metrics().slow_call_rate
-        )
-        if self._breaker_calls is not None:
-            self._breaker_calls.add(name, lambda: dict(breaker.metrics().calls_by_kind()))
 
     # -- budgets ------------------------------------------------------------
     def watch_budget(self, name: str, tokens: Callable[[], float]) -> None:

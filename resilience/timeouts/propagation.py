@@ -41,9 +41,10 @@ from ..outcome import TimeoutSource
 __all__ = ["HeaderError", "Incoming", "PropagationConfig", "incoming", "outgoing_headers"]
 
 CLAMPED_TOTAL = "resilience_deadline_clamped_total"
-_HEADER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*$")
-_TRACE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-_MS = re.compile(r"^[0-9]{1,12}$")
+# matched with fullmatch: ``$`` would also accept a trailing newline
+_HEADER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")
+_TRACE_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+_MS = re.compile(r"[0-9]{1,12}")
 
 Headers = Mapping[str, str] | Iterable[tuple[str, str]]
 
@@ -59,7 +60,7 @@ class HeaderError(ValueError):
 
 
 def _header_name(v: str) -> bool:
-    return bool(_HEADER_NAME.match(v))
+    return _HEADER_NAME.fullmatch(v) is not None
 
 
 _NAME_RULE = rule(_header_name, "must be an HTTP header name (letters, digits, '-')")
@@ -187,13 +188,13 @@ def _lookup(headers: Headers, names: Iterable[str]) -> dict[str, str]:
 
 def _parse_ms(header: str, raw: str) -> int:
     text = raw.strip()
-    if not _MS.match(text):
+    if not _MS.fullmatch(text):
         raise HeaderError(header, raw, "must be a whole number of milliseconds >= 0 (at most 12 digits)")
     return int(text)
 
 
 def _check_trace(header: str, value: str) -> None:
-    if not _TRACE_ID.match(value):
+    if not _TRACE_ID.fullmatch(value):
         raise HeaderError(header, value, "must be 1-128 characters of A-Z a-z 0-9 . _ : -")
 
 
@@ -203,7 +204,7 @@ def _parse_chain(header: str, raw: str, max_chain: int) -> tuple[int, ...]:
         raise HeaderError(header, raw, f"must have at most {max_chain} entries")
     hops: list[int] = []
     for part in parts:
-        if not _MS.match(part):
+        if not _MS.fullmatch(part):
             raise HeaderError(header, raw, "entries must be whole milliseconds >= 0, comma-separated")
         value = int(part)
         if hops and value > hops[-1]:

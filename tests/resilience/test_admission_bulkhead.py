@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 
 import pytest
 from hypothesis import given, settings
@@ -227,7 +228,7 @@ def test_async_helper_queues_admits_and_cancels() -> None:
         with pytest.raises(asyncio.CancelledError):
             await a
         assert bh.waiting == 1
-        await gate.release()
+        gate.release()
         await asyncio.wait_for(b, 10)
         assert order == ["b"] and bh.in_flight == 0
 
@@ -236,5 +237,111 @@ def test_async_helper_queues_admits_and_cancels() -> None:
         with pytest.raises(AdmissionRejected) as info:
             await short.acquire()
         assert info.value.cause is RejectionCause.QUEUE_TIMEOUT
+
+    asyncio.run(main())
+
+
+class _ReleaseThatAwaits(AsyncBulkhead):
+    """The defect re-created: the slot is freed only after an await, so a cancel there leaks it."""
+
+    __slots__ = ()
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        await self.acquire()
+        try:
+            yield
+        finally:
+            await asyncio.sleep(0)
+            self.release()
+
+
+async def _slots_left_after_a_cancelled_release(kind: type[AsyncBulkhead], steps: int) -> int:
+    """Two users hold both slots, a third waits; the first leaves and hands its slot on while
+    the second is cancelled again and again on its way out. Slots still taken at the end."""
+    bh = Bulkhead(BulkheadConfig(max_concurrent=2, max_waiting=1, max_wait_time=30.0))
+    gate = kind(bh)
+    first_done, never, at_once = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    at_once.set()
+
+    async def user(done: asyncio.Event) -> None:
+        async with gate.slot():
+            await done.wait()
+
+    first, second = asyncio.create_task(user(first_done)), asyncio.create_task(user(never))
+    while bh.in_flight < 2:
+        await asyncio.sleep(0)
+    waiter = asyncio.create_task(user(at_once))
+    while bh.waiting < 1:
+        await asyncio.sleep(0)
+    first_done.set()  # its release hands the slot to the waiter and wakes it
+    for _ in range(steps):
+        await asyncio.sleep(0)
+    while not second.done():  # e.g. a task group shutting down cancels more than once
+        second.cancel()
+        await asyncio.sleep(0)
+    await asyncio.wait_for(asyncio.gather(first, waiter), 10)
+    return bh.in_flight
+
+
+@pytest.mark.parametrize("steps", range(6))
+def test_a_cancelled_release_never_leaks_a_slot(steps: int) -> None:
+    assert asyncio.run(_slots_left_after_a_cancelled_release(AsyncBulkhead, steps)) == 0
+
+
+def test_the_leak_check_catches_a_release_that_can_be_cancelled_half_way() -> None:
+    """The negative control: a release that awaits before freeing leaks a slot in this scenario."""
+    leaked = [asyncio.run(_slots_left_after_a_cancelled_release(_ReleaseThatAwaits, s)) for s in range(6)]
+    assert max(leaked) == 1
+
+
+def test_async_release_wakes_waiters_in_fifo_order_and_needs_no_await() -> None:
+    async def main() -> list[str]:
+        bh = Bulkhead(BulkheadConfig(max_concurrent=1, max_waiting=3, max_wait_time=30.0))
+        gate = AsyncBulkhead(bh)
+        await gate.acquire()
+        order: list[str] = []
+
+        async def user(name: str) -> None:
+            async with gate.slot():
+                order.append(name)
+                await asyncio.sleep(0)
+
+        tasks = []
+        for name in "abc":
+            tasks.append(asyncio.create_task(user(name)))
+            while bh.waiting < len(tasks):
+                await asyncio.sleep(0)
+        gate.release()  # synchronous: nothing to await, so nothing to cancel half-way
+        await asyncio.wait_for(asyncio.gather(*tasks), 10)
+        assert bh.in_flight == 0 and bh.waiting == 0
+        return order
+
+    assert asyncio.run(main()) == ["a", "b", "c"]
+
+
+def test_a_waiter_cancelled_after_its_slot_was_handed_over_passes_it_on() -> None:
+    async def main() -> None:
+        bh = Bulkhead(BulkheadConfig(max_concurrent=1, max_waiting=2, max_wait_time=30.0))
+        gate = AsyncBulkhead(bh)
+        await gate.acquire()
+        order: list[str] = []
+
+        async def user(name: str) -> None:
+            async with gate.slot():
+                order.append(name)
+
+        a = asyncio.create_task(user("a"))
+        while bh.waiting < 1:
+            await asyncio.sleep(0)
+        b = asyncio.create_task(user("b"))
+        while bh.waiting < 2:
+            await asyncio.sleep(0)
+        gate.release()  # hands the slot to a ...
+        a.cancel()  # ... which is cancelled before it runs: b must get the slot
+        with pytest.raises(asyncio.CancelledError):
+            await a
+        await asyncio.wait_for(b, 10)
+        assert order == ["b"] and bh.in_flight == 0 and bh.waiting == 0
 
     asyncio.run(main())

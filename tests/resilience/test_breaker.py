@@ -1,4 +1,8 @@
-"""CircuitBreaker: every transition and each documented semantic choice, on manual times."""
+"""CircuitBreaker: every transition and each documented semantic choice, on manual times.
+
+Generations, late outcomes, due transitions and manual transitions are in
+``test_breaker_generations.py``.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ import pytest
 from resilience import EventKind, FailureReason, GiveUp, Outcome, Pipeline, RetryConfig, TraceEvent
 from resilience.breaker import BreakerConfig, BreakerState, CircuitBreaker
 from resilience.outcome import CANCELLED, OutcomeKind
-from resilience.protocols import BreakerLike
+from resilience.protocols import BreakerLike, Permit
 
 C, OP, H, F, D = (
     BreakerState.CLOSED,
@@ -52,10 +56,17 @@ def make(
 
 
 def call(b: CircuitBreaker, now: float, outcome: Outcome = OK, duration: float = 0.01) -> bool:
-    if not b.try_acquire(now):
+    permit = b.try_acquire(now)
+    if permit is None:
         return False
-    b.record(now + duration, duration, outcome)
+    b.record(permit, now + duration, duration, outcome)
     return True
+
+
+def acquire(b: CircuitBreaker, now: float) -> Permit:
+    permit = b.try_acquire(now)
+    assert permit is not None, f"refused at {now}"
+    return permit
 
 
 def trip(b: CircuitBreaker, now: float = 0.0, n: int = 10) -> None:
@@ -66,7 +77,7 @@ def trip(b: CircuitBreaker, now: float = 0.0, n: int = 10) -> None:
 
 def test_is_a_breaker_like() -> None:
     b: BreakerLike = CircuitBreaker()
-    assert b.name == "default" and b.try_acquire(0.0)
+    assert b.name == "default" and isinstance(b.try_acquire(0.0), Permit)
 
 
 def test_closed_to_open_when_the_failure_rate_reaches_the_threshold_with_minimum_calls() -> None:
@@ -133,7 +144,7 @@ def test_duration_equal_to_slow_call_duration_is_slow() -> None:
 def test_open_rejects_and_counts_not_permitted() -> None:
     b, _, _ = make()
     trip(b)
-    assert [b.try_acquire(t) for t in (0.0, 1.0, 4.999)] == [False, False, False]
+    assert [b.try_acquire(t) for t in (0.0, 1.0, 4.999)] == [None, None, None]
     assert b.metrics().not_permitted == 3
 
 
@@ -142,8 +153,8 @@ def test_open_to_half_open_exactly_at_opened_at_plus_wait() -> None:
     b, seen, _ = make()
     trip(b, now=100.0)
     assert b.open_until == 105.01
-    assert not b.try_acquire(105.0)
-    assert b.try_acquire(105.01)
+    assert b.try_acquire(105.0) is None
+    assert b.try_acquire(105.01) is not None
     assert b.state is H and seen[-1] == ("db", OP, H, 105.01)
 
 
@@ -153,19 +164,22 @@ def test_state_at_reports_without_changing_anything() -> None:
     n = len(seen)
     assert b.state_at(4.0) is OP and b.state_at(5.01) is H
     assert b.state is OP and len(seen) == n
-    b.try_acquire(6.0)
-    assert b.state_at(8.99) is H and b.state_at(9.0) is OP and b.state is H
+    acquire(b, 6.0)  # half-open since 5.01, the end of the open wait: the max wait runs from there
+    assert b.state_at(8.0) is H and b.state_at(8.01) is OP and b.state is H
 
 
 def test_half_open_permits_only_the_probes_then_closes_on_success() -> None:
     b, seen, _ = make(permitted_calls_in_half_open=3)
     trip(b)
-    assert [b.try_acquire(6.0) for _ in range(4)] == [True, True, True, False]
-    b.record(6.1, 0.1, OK)
-    b.record(6.2, 0.2, ERR)
+    permits = [b.try_acquire(6.0) for _ in range(4)]
+    assert [p is not None and p.probe for p in permits] == [True, True, True, False]
+    p1, p2, p3, _ = permits
+    assert p1 is not None and p2 is not None and p3 is not None
+    b.record(p1, 6.1, 0.1, OK)
+    b.record(p2, 6.2, 0.2, ERR)
     assert b.state is H  # judged only when all 3 outcomes are in
     assert b.metrics().failure_rate == 0.5
-    b.record(6.3, 0.3, OK)  # 1 of 3 failed < 0.5
+    b.record(p3, 6.3, 0.3, OK)  # 1 of 3 failed < 0.5
     assert b.state is C and seen[-1] == ("db", H, C, 6.3)
     assert b.metrics().window_calls == 0  # closing resets the window
     assert b.metrics().not_permitted == 1
@@ -174,9 +188,9 @@ def test_half_open_permits_only_the_probes_then_closes_on_success() -> None:
 def test_half_open_reopens_when_the_probes_fail() -> None:
     b, seen, _ = make()
     trip(b)
-    assert b.try_acquire(6.0) and b.try_acquire(6.0)
-    b.record(6.5, 0.5, OK)
-    b.record(7.0, 1.0, ERR)  # 1 of 2 = 0.5 reaches the threshold
+    p1, p2 = acquire(b, 6.0), acquire(b, 6.0)
+    b.record(p1, 6.5, 0.5, OK)
+    b.record(p2, 7.0, 1.0, ERR)  # 1 of 2 = 0.5 reaches the threshold
     assert b.state is OP and seen[-1] == ("db", H, OP, 7.0)
     assert b.open_until == 12.0
 
@@ -184,39 +198,38 @@ def test_half_open_reopens_when_the_probes_fail() -> None:
 def test_half_open_judges_slow_probes() -> None:
     b, _, _ = make(slow_call_duration=0.5, slow_call_rate_threshold=1.0)
     trip(b)
-    for _ in range(2):
-        assert b.try_acquire(6.0)
-    b.record(7.0, 1.0, OK)
-    b.record(7.0, 1.0, OK)
+    probes = [acquire(b, 6.0) for _ in range(2)]
+    b.record(probes[0], 7.0, 1.0, OK)
+    b.record(probes[1], 7.0, 1.0, OK)
     assert b.state is OP
 
 
 def test_max_wait_in_half_open_reopens() -> None:
     b, seen, _ = make(max_wait_in_half_open=2.0)
     trip(b)
-    assert b.try_acquire(6.0)  # half-open at 6.0, one probe out, never answers
-    assert b.try_acquire(7.99)
-    assert not b.try_acquire(7.999)  # both permissions taken
-    assert not b.try_acquire(8.0)  # max wait over: open again
-    assert b.state is OP and seen[-1] == ("db", H, OP, 8.0)
-    assert b.open_until == 13.0
+    acquire(b, 6.0)  # half-open since 5.01 (the end of the open wait); this probe never answers
+    acquire(b, 7.0)
+    assert b.try_acquire(7.005) is None  # both permissions taken
+    assert b.try_acquire(7.01) is None  # max wait over (5.01 + 2): open again
+    assert b.state is OP and seen[-1] == ("db", H, OP, pytest.approx(7.01))
+    assert b.open_until == pytest.approx(12.01)
 
 
 def test_a_probe_answering_after_max_wait_reopens_first() -> None:
     b, _, _ = make(max_wait_in_half_open=2.0)
     trip(b)
-    assert b.try_acquire(6.0)
-    b.record(9.0, 3.0, OK)  # the breaker re-opened at 8.0 in effect; this outcome judges nothing
-    assert b.state is OP and b.open_until == 14.0
-    assert b.metrics().successful == 1
+    probe = acquire(b, 6.0)
+    b.record(probe, 9.0, 3.0, OK)  # the breaker re-opened at 7.01 (5.01 + 2); this outcome is late
+    assert b.state is OP and b.open_until == pytest.approx(12.01)
+    assert (b.metrics().successful, b.metrics().late) == (1, 1)
 
 
 def test_unbounded_half_open_waits_for_its_probes() -> None:
     b, _, _ = make()
     trip(b)
-    assert b.try_acquire(6.0)
+    probe = acquire(b, 6.0)
     assert b.state_at(1e9) is H
-    b.record(1e9, 1.0, OK)
+    b.record(probe, 1e9, 1.0, OK)
     assert b.state is H
 
 
@@ -227,13 +240,11 @@ def test_open_wait_grows_per_consecutive_open_and_is_capped() -> None:
     waits = []
     now = b.open_until
     for _ in range(3):
-        assert b.try_acquire(now)
-        b.record(now, 0.0, ERR)  # probe fails: open again
+        b.record(acquire(b, now), now, 0.0, ERR)  # probe fails: open again
         waits.append(b.open_until - now)
         now = b.open_until
     assert waits == pytest.approx([20.0, 35.0, 35.0])
-    assert b.try_acquire(now)
-    b.record(now, 0.0, OK)  # closes: the streak ends
+    b.record(acquire(b, now), now, 0.0, OK)  # closes: the streak ends
     trip(b, now=now)
     assert b.open_until - now == pytest.approx(10.0 + 0.01)
 
@@ -242,8 +253,7 @@ def test_open_wait_grows_per_consecutive_open_and_is_capped() -> None:
 def test_open_wait_jitter_is_proportional_and_drawn_from_the_rng(draw: float, factor: float) -> None:
     b, _, _ = make(wait_in_open=10, wait_jitter=0.2, rng=FixedRng(draw))
     for _ in range(10):
-        b.try_acquire(0.0)
-        b.record(0.0, 0.0, ERR)
+        call(b, 0.0, ERR, duration=0.0)
     assert b.open_until == pytest.approx(10.0 * factor)
 
 
@@ -258,20 +268,19 @@ def test_open_wait_jitter_applies_after_the_cap() -> None:
     )
     trip(b, now=0.0)
     now = b.open_until
-    assert b.try_acquire(now)
-    b.record(now, 0.0, ERR)  # the probe fails: the second open waits min(20, 15), then jittered
+    b.record(acquire(b, now), now, 0.0, ERR)  # the probe fails: the second open waits min(20, 15), jittered
     assert b.open_until - now == pytest.approx(15.0 * 1.19996)
 
 
 def test_half_open_probes_are_judged_by_rate_not_by_consecutive_failures() -> None:
     b, seen, _ = make(consecutive_failures=2, permitted_calls_in_half_open=4, failure_rate_threshold=0.75)
     trip(b)
-    assert all(b.try_acquire(6.0) for _ in range(4))
-    b.record(6.1, 0.1, ERR)
-    b.record(6.2, 0.1, ERR)  # two in a row would trip a closed breaker
+    probes = [acquire(b, 6.0) for _ in range(4)]
+    b.record(probes[0], 6.1, 0.1, ERR)
+    b.record(probes[1], 6.2, 0.1, ERR)  # two in a row would trip a closed breaker
     assert b.state is H
-    b.record(6.3, 0.1, OK)
-    b.record(6.4, 0.1, OK)  # 2 of 4 failed < 0.75
+    b.record(probes[2], 6.3, 0.1, OK)
+    b.record(probes[3], 6.4, 0.1, OK)  # 2 of 4 failed < 0.75
     assert b.state is C and seen[-1] == ("db", H, C, 6.4)
 
 
@@ -283,11 +292,12 @@ def test_jitter_needs_an_rng() -> None:
 def test_cancelled_is_never_recorded_and_frees_a_half_open_permission() -> None:
     b, _, _ = make(permitted_calls_in_half_open=1)
     trip(b)
-    assert b.try_acquire(6.0) and not b.try_acquire(6.0)
-    b.record(6.5, 0.5, CANCELLED)
-    assert b.try_acquire(6.5)
-    b.release(7.0)
-    assert b.try_acquire(7.0)
+    probe = acquire(b, 6.0)
+    assert b.try_acquire(6.0) is None
+    b.record(probe, 6.5, 0.5, CANCELLED)
+    probe = acquire(b, 6.5)
+    b.release(probe, 7.0)
+    acquire(b, 7.0)
     m = b.metrics()
     assert (m.released, m.recorded, m.window_calls, b.state) == (2, 10, 0, H)
 
@@ -295,8 +305,7 @@ def test_cancelled_is_never_recorded_and_frees_a_half_open_permission() -> None:
 def test_cancelled_in_closed_state_leaves_the_window_alone() -> None:
     b, _, _ = make()
     for _ in range(20):
-        b.try_acquire(0.0)
-        b.record(0.0, 5.0, CANCELLED)
+        b.record(acquire(b, 0.0), 0.0, 5.0, CANCELLED)
     assert b.state is C and b.metrics().window_calls == 0 and b.metrics().released == 20
 
 
@@ -307,10 +316,10 @@ def test_ignored_evidence_is_not_recorded_and_frees_a_half_open_permission() -> 
         call(b, 0.0, not_found)
     assert b.state is C and b.metrics().window_calls == 0 and b.metrics().ignored == 30
     trip(b)
-    assert b.try_acquire(6.0) and not b.try_acquire(6.0)
-    b.record(6.0, 0.0, not_found)
-    assert b.try_acquire(6.0)
-    b.record(6.0, 0.0, OK)
+    probe = acquire(b, 6.0)
+    assert b.try_acquire(6.0) is None
+    b.record(probe, 6.0, 0.0, not_found)
+    b.record(acquire(b, 6.0), 6.0, 0.0, OK)
     assert b.state is C
 
 
@@ -339,20 +348,20 @@ def test_consecutive_failures_trip_below_minimum_calls() -> None:
 
 def test_outcomes_arriving_while_open_are_counted_but_judge_nothing() -> None:
     b, _, _ = make()
-    assert b.try_acquire(0.0)  # a slow call leaves while closed
+    slow = acquire(b, 0.0)  # a slow call leaves while closed
     trip(b, now=0.0)
-    b.record(3.0, 3.0, OK)
+    b.record(slow, 3.0, 3.0, OK)
     m = b.metrics()
-    assert b.state is OP and m.successful == 1 and m.window_calls == 10
+    assert b.state is OP and m.successful == 1 and m.window_calls == 10 and m.late == 1
 
 
 def test_forced_open_rejects_everything_until_reset() -> None:
     b, seen, events = make()
     b.force_open(1.0)
-    assert b.state is F and not b.try_acquire(1e9)
+    assert b.state is F and b.try_acquire(1e9) is None
     assert b.state_at(1e9) is F
     b.reset(2e9)
-    assert b.state is C and b.try_acquire(2e9)
+    assert b.state is C and b.try_acquire(2e9) is not None
     assert seen == [("db", C, F, 1.0), ("db", F, C, 2e9)]
     assert [e.label for e in events] == ["closed->forced_open", "forced_open->closed"]
     assert b.metrics().not_permitted == 1
@@ -364,9 +373,8 @@ def test_disabled_permits_everything_and_records_nothing() -> None:
     b.disable(1.0)
     before = b.metrics()
     for _ in range(50):
-        assert b.try_acquire(2.0)
-        b.record(2.0, 1.0, ERR)
-        b.release(2.0)
+        b.record(acquire(b, 2.0), 2.0, 1.0, ERR)
+        b.release(acquire(b, 2.0), 2.0)
     after = b.metrics()
     assert b.state is D
     assert (after.failed, after.not_permitted, after.released) == (before.failed, before.not_permitted, 0)
@@ -476,16 +484,17 @@ def test_counts_agree_with_the_metrics_snapshot_in_every_state() -> None:
     seen_states = set()
     now = 0.0
     for i in range(40):
-        if breaker.try_acquire(now):
-            breaker.record(now, 0.6 if i % 3 else 0.1, err if i % 4 < 2 else Outcome.success())
+        permit = breaker.try_acquire(now)
+        if permit is not None:
+            breaker.record(permit, now, 0.6 if i % 3 else 0.1, err if i % 4 < 2 else Outcome.success())
         m = breaker.metrics(now)
         seen_states.add(m.state)
-        counts, failure_rate, slow_rate = breaker.counts(now)
+        state, counts, late, failure_rate, slow_rate = breaker.counts(now)
         kinds = m.calls_by_kind()
         assert counts == tuple(
             kinds[k]
             for k in ("successful", "failed", "slow_successful", "slow_failed", "ignored", "not_permitted")
         )
-        assert (failure_rate, slow_rate) == (m.failure_rate, m.slow_call_rate)
+        assert (state, late, failure_rate, slow_rate) == (m.state, m.late, m.failure_rate, m.slow_call_rate)
         now += 0.4
     assert {BreakerState.CLOSED, BreakerState.OPEN, BreakerState.HALF_OPEN} <= seen_states

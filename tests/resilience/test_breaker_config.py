@@ -111,11 +111,18 @@ def test_list_field_rules(kwargs: dict[str, Any], field: str, text: str) -> None
 
 
 def test_boundaries_that_are_allowed() -> None:
-    BreakerConfig(failure_rate_threshold=1.0, slow_call_rate_threshold=1.0, wait_jitter=1.0)
-    BreakerConfig(wait_jitter=0.0, max_wait_in_half_open=0.0, minimum_calls=100, window_size=100)
-    BreakerConfig(wait_multiplier=1.0, wait_max=60.0)
-    BreakerConfig(window_type="time", window_size=10, bucket_seconds=0.1, minimum_calls=1000)
-    BreakerConfig(window_type="time", window_size=0.3, bucket_seconds=0.1)  # float-rounding of 0.3 / 0.1
+    allowed: list[dict[str, Any]] = [
+        {"failure_rate_threshold": 1.0, "slow_call_rate_threshold": 1.0, "wait_jitter": 1.0},
+        {"wait_jitter": 0.0, "max_wait_in_half_open": 0.0, "minimum_calls": 100, "window_size": 100},
+        {"wait_multiplier": 1.0, "wait_max": 60.0},
+        {"window_type": "time", "window_size": 10, "bucket_seconds": 0.1, "minimum_calls": 1000},
+        {"window_type": "time", "window_size": 0.3, "bucket_seconds": 0.1},  # float-rounding of 0.3 / 0.1
+    ]
+    for kwargs in allowed:  # accepted and stored as given (the window type as its enum)
+        c = BreakerConfig(**kwargs)
+        expected = {**kwargs, **({"window_type": WindowType.TIME} if "window_type" in kwargs else {})}
+        assert {k: getattr(c, k) for k in kwargs} == expected
+        assert isinstance(c.window_type, WindowType)
 
 
 def test_defaults_follow_resilience4j() -> None:

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from resilience import Outcome
 from resilience.breaker import ALLOWED_TRANSITIONS, BreakerConfig, BreakerState, CircuitBreaker, WindowType
 from resilience.outcome import CANCELLED
+from resilience.protocols import Permit
 
 OUTCOMES = [
     Outcome.success(),
@@ -66,31 +67,32 @@ def test_random_sequences_keep_every_invariant(config: BreakerConfig, steps: lis
         config, rng=random.Random(seed), state_listeners=[lambda n, a, z, t: seen.append((a, z, t))]
     )
     now = 0.0
-    outstanding = 0
+    outstanding: list[Permit] = []
     denied = recorded = ignored = released = 0
     for op, dt, k, duration in steps:
         now += dt
         counting = b.state is not BreakerState.DISABLED
         if op in ("call", "acquire"):
-            if b.try_acquire(now):
-                outstanding += 1
+            permit = b.try_acquire(now)
+            if permit is not None:
+                outstanding.append(permit)
             elif counting:
                 denied += 1
             else:
                 raise AssertionError("a disabled breaker refused a call")
             if b.state is BreakerState.FORCED_OPEN:
-                assert not b.try_acquire(now)
+                assert b.try_acquire(now) is None
                 denied += 1
         if op in ("call", "finish", "release") and outstanding:
-            outstanding -= 1
+            permit = outstanding.pop(0)
             counting = b.state is not BreakerState.DISABLED
             outcome = OUTCOMES[k]
             if op == "release":
-                b.release(now)
+                b.release(permit, now)
                 released += counting
             else:
                 now += duration
-                b.record(now, duration, outcome)
+                b.record(permit, now, duration, outcome)
                 if outcome is CANCELLED:
                     released += counting
                 elif outcome.evidence == "http_404":
@@ -146,8 +148,9 @@ def test_closed_count_window_trips_exactly_when_the_rate_reaches_the_threshold(
     b = CircuitBreaker(BreakerConfig(window_size=size, minimum_calls=size, failure_rate_threshold=threshold))
     err = Outcome.error("e", retryable=True)
     for i, failed in enumerate(failures):
-        assert b.try_acquire(float(i))
-        b.record(float(i), 0.0, err if failed else Outcome.success())
+        permit = b.try_acquire(float(i))
+        assert permit is not None
+        b.record(permit, float(i), 0.0, err if failed else Outcome.success())
         last = failures[max(0, i + 1 - size) : i + 1]
         should_trip = len(last) >= size and sum(last) / len(last) >= threshold
         assert (b.state is BreakerState.OPEN) == should_trip

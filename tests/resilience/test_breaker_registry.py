@@ -20,8 +20,9 @@ CFG = BreakerConfig(
 
 def trip(b: CircuitBreaker, now: float) -> None:
     for _ in range(2):
-        assert b.try_acquire(now)
-        b.record(now, 0.0, ERR)
+        permit = b.try_acquire(now)
+        assert permit is not None
+        b.record(permit, now, 0.0, ERR)
     assert b.state is BreakerState.OPEN
 
 
@@ -80,16 +81,19 @@ def test_never_evicts_protection_until_it_closes() -> None:
     r = BreakerRegistry(CFG, idle_ttl=60)
     b = r.get("api", 0.0)
     trip(b, 0.0)
-    assert b.try_acquire(10.0)  # half-open, probe outstanding
-    assert b.state_at(1000.0) is BreakerState.OPEN  # the probe took too long
-    assert r.evict_idle(1000.0) == []
-    b.record(1000.0, 1.0, Outcome.success())  # re-opened at 1000 by max wait
-    assert b.try_acquire(1010.0)
-    b.record(1010.0, 0.0, Outcome.success())
-    assert b.try_acquire(1010.0)
-    b.record(1010.0, 0.0, Outcome.success())
+    probe = b.try_acquire(10.0)  # half-open, probe outstanding
+    assert probe is not None
+    # the probe took too long: half-open 10..15, open 15..25, half-open 25..30, ... (period 15 s)
+    assert b.state_at(1002.0) is BreakerState.HALF_OPEN and b.state_at(1007.0) is BreakerState.OPEN
+    assert r.evict_idle(1007.0) == []
+    b.record(probe, 1007.0, 1.0, Outcome.success())  # late: decides nothing
+    assert b.state is BreakerState.OPEN and b.metrics().late == 1
+    for _ in range(2):
+        permit = b.try_acquire(1015.0)
+        assert permit is not None
+        b.record(permit, 1015.0, 0.0, Outcome.success())
     assert b.state is BreakerState.CLOSED
-    assert r.evict_idle(1070.0) == ["api"]
+    assert r.evict_idle(1075.0) == ["api"]
 
 
 def _yielding_rng(name: str) -> random.Random:

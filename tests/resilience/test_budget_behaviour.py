@@ -19,7 +19,7 @@ from resilience.budget import (
 )
 from resilience.outcome import CANCELLED, FailureReason, Outcome
 from resilience.pipeline import Pipeline
-from resilience.protocols import BudgetLike
+from resilience.protocols import BudgetLike, Grant
 from resilience.retry import RetryConfig
 from resilience.steps import Attempt, Done, GiveUp, Wait
 
@@ -51,8 +51,9 @@ def test_every_budget_satisfies_the_protocol() -> None:
     ]
     for b in budgets:
         assert b.on_request(0.0) is True  # fresh budgets admit
-        assert b.try_acquire_retry(0.0, ERR) is True
-        b.on_outcome(0.0, OK, retry=True)
+        grant = b.try_acquire_retry(0.0, ERR)
+        assert isinstance(grant, Grant) and grant.at == 0.0
+        b.on_outcome(0.0, OK, grant)
         assert b.available(0.0) >= 0
 
 
@@ -87,50 +88,54 @@ def test_token_bucket_refuses_when_the_cost_is_not_available_and_leaves_tokens_u
 
 def test_token_bucket_first_attempt_success_refunds_no_retry_increment_capped_at_capacity() -> None:
     b = TokenBucketBudget()
-    b.on_outcome(0, OK, retry=False)
+    b.on_outcome(0, OK, None)
     assert b.tokens == 500  # already full: the refund is dropped
-    b.try_acquire_retry(0, ERR)
-    b.on_outcome(0, ERR, retry=True)  # the retry failed: no refund
+    grant = b.try_acquire_retry(0, ERR)
+    b.on_outcome(0, ERR, grant)  # the retry failed: no refund
     assert b.tokens == 495
-    b.on_outcome(0, OK, retry=False)
+    b.on_outcome(0, OK, None)
     assert b.tokens == 496
 
 
 def test_token_bucket_failures_on_first_attempts_change_nothing() -> None:
     b = TokenBucketBudget()
     for o in (ERR, PERM, SHED, TIMEOUT, CANCELLED):
-        b.on_outcome(0, o, retry=False)
+        b.on_outcome(0, o, None)
     assert b.tokens == 500
 
 
 def test_token_bucket_successful_retry_refunds_its_own_cost() -> None:
     b = TokenBucketBudget()
-    b.try_acquire_retry(0, TIMEOUT)
-    b.on_outcome(1, OK, retry=True)
+    b.on_outcome(1, OK, b.try_acquire_retry(0, TIMEOUT))
     assert b.tokens == 500
+    first = b.try_acquire_retry(0, ERR)
     b.try_acquire_retry(0, ERR)
-    b.try_acquire_retry(0, ERR)
-    b.on_outcome(1, OK, retry=True)
+    b.on_outcome(1, OK, first)
     assert b.tokens == 495
 
 
-def test_token_bucket_with_both_costs_outstanding_refunds_the_cheaper_first() -> None:
+def test_token_bucket_successful_retry_refunds_exactly_its_own_grant_whatever_else_is_outstanding() -> None:
+    # Two requests retry at once: A after a timeout (10), B after an error (5). A's retry succeeds
+    # while B's grant is outstanding. The old budget did not know which grant an outcome settled and
+    # credited the cheapest outstanding cost (5); A's grant must get exactly its 10 back.
     b = TokenBucketBudget()
-    b.try_acquire_retry(0, TIMEOUT)
-    b.try_acquire_retry(0, ERR)
+    grant_a = b.try_acquire_retry(0, TIMEOUT)
+    grant_b = b.try_acquire_retry(0, ERR)
     assert b.tokens == 485
-    b.on_outcome(1, OK, retry=True)
-    assert b.tokens == 490  # retry_cost refunded first
-    b.on_outcome(1, OK, retry=True)
-    assert b.tokens == 500  # then the timeout's cost
+    b.on_outcome(1, OK, grant_a)
+    assert b.tokens == 495, f"credited {b.tokens - 485} for a grant of cost 10"
+    b.on_outcome(1, OK, grant_b)
+    assert b.tokens == 500
 
 
-def test_token_bucket_retry_outcome_without_a_grant_refunds_nothing() -> None:
+def test_token_bucket_settling_a_grant_twice_refunds_it_once() -> None:
     b = TokenBucketBudget()
-    b.try_acquire_retry(0, ERR)
-    b.on_outcome(0, ERR, retry=True)  # resolves the grant, no refund
-    b.on_outcome(0, OK, retry=True)  # nothing outstanding
-    assert b.tokens == 495
+    grant = b.try_acquire_retry(0, ERR)
+    assert grant is not None
+    b.on_outcome(0, ERR, grant)  # settles the grant, no refund
+    b.on_outcome(0, OK, grant)  # already settled: no refund, and not a first attempt either
+    b.refund(grant, 0)
+    assert b.tokens == 495 and b.outstanding == 0
 
 
 def test_token_bucket_is_time_independent_and_never_refuses_a_request() -> None:
@@ -151,7 +156,7 @@ def test_token_bucket_through_the_pipeline_exhausts_then_refuses_retries() -> No
         steps.append(type(step).__name__)
     assert isinstance(step, GiveUp) and step.reason is FailureReason.BUDGET_EXHAUSTED
     assert ex.attempts == 3  # two retries of cost 5 fit in 10
-    assert budget.tokens == 0
+    assert budget.tokens == 0 and budget.outstanding == 0  # both retries ran: their grants settled
     # a request whose retry then succeeds gets the cost back
     budget2 = TokenBucketBudget(TokenBucketBudgetConfig(capacity=10, retry_cost=5))
     p2 = Pipeline(RetryConfig(max_attempts=3, backoff=ConstantBackoff(base=0.0)), budget=budget2)
@@ -161,7 +166,7 @@ def test_token_bucket_through_the_pipeline_exhausts_then_refuses_retries() -> No
     assert budget2.tokens == 5
     ex2.next(0.0)
     assert isinstance(ex2.next(0.0, OK), Done)
-    assert budget2.tokens == 10
+    assert budget2.tokens == 10 and budget2.outstanding == 0
 
 
 # -- Finagle ratio budget -------------------------------------------------------------------------
@@ -169,7 +174,7 @@ def test_token_bucket_through_the_pipeline_exhausts_then_refuses_retries() -> No
 
 def test_ratio_reserve_alone_allows_min_retries_per_second_times_ttl() -> None:
     b = RatioBudget()  # reserve 10/s * 10 s = 100
-    assert sum(b.try_acquire_retry(0, ERR) for _ in range(150)) == 100
+    assert sum(b.try_acquire_retry(0, ERR) is not None for _ in range(150)) == 100
     assert b.available(0) == 0
 
 
@@ -178,7 +183,7 @@ def test_ratio_allows_percent_of_requests() -> None:
     for _ in range(10):
         b.on_request(0)
     assert b.available(0) == 2
-    assert [b.try_acquire_retry(0, ERR) for _ in range(3)] == [True, True, False]
+    assert [b.try_acquire_retry(0, ERR) is not None for _ in range(3)] == [True, True, False]
     for _ in range(5):
         b.on_request(0)
     assert b.try_acquire_retry(0, ERR)
@@ -189,14 +194,16 @@ def test_ratio_allows_percent_of_requests() -> None:
 def test_ratio_percent_above_one_allows_several_retries_per_request() -> None:
     b = RatioBudget(RatioBudgetConfig(min_retries_per_second=0, percent_can_retry=2.0))
     b.on_request(0)
-    assert [b.try_acquire_retry(0, ERR) for _ in range(3)] == [True, True, False]
+    assert [b.try_acquire_retry(0, ERR) is not None for _ in range(3)] == [True, True, False]
 
 
 def test_ratio_float_rounding_does_not_lose_a_retry() -> None:
     b = RatioBudget(RatioBudgetConfig(min_retries_per_second=0, percent_can_retry=0.1))
     for _ in range(30):
         b.on_request(0)
-    assert sum(b.try_acquire_retry(0, ERR) for _ in range(5)) == 3  # 0.1 * 30 = 3.0000000000000004
+    assert (
+        sum(b.try_acquire_retry(0, ERR) is not None for _ in range(5)) == 3
+    )  # 0.1 * 30 = 3.0000000000000004
 
 
 def test_ratio_deposits_and_withdrawals_expire_after_ttl() -> None:
@@ -223,8 +230,11 @@ def test_ratio_outcomes_change_nothing_and_requests_are_never_refused() -> None:
     b = RatioBudget(RatioBudgetConfig(min_retries_per_second=0, percent_can_retry=1))
     assert b.on_request(0)
     for o in (OK, ERR, TIMEOUT, SHED, CANCELLED):
-        b.on_outcome(0, o, retry=True)
-    assert b.counts(0) == (1, 0)
+        b.on_outcome(0, o, None)
+    grant = b.try_acquire_retry(0, ERR)
+    for o in (OK, ERR, TIMEOUT, SHED, CANCELLED):
+        b.on_outcome(0, o, grant)  # the retry ran: its withdrawal stays
+    assert b.counts(0) == (1, 1)
 
 
 def test_ratio_time_running_backwards_counts_in_the_newest_bucket() -> None:
@@ -241,25 +251,27 @@ def test_ratio_time_running_backwards_counts_in_the_newest_bucket() -> None:
 def test_grpc_follows_the_a6_reference_sequence() -> None:
     # gRPC C-core retry_throttle_test: max 4 (threshold 2), ratio 1.6
     b = GrpcRetryThrottle(GrpcRetryThrottleConfig(max_tokens=4, token_ratio=1.6))
-    b.on_outcome(0, ERR, retry=False)
-    assert b.tokens == 3 and b.try_acquire_retry(0, ERR)
-    b.on_outcome(0, OK, retry=True)
+    b.on_outcome(0, ERR, None)
+    grant = b.try_acquire_retry(0, ERR)
+    assert b.tokens == 3 and grant is not None and grant.cost == 0
+    b.on_outcome(0, OK, grant)
     assert b.tokens == 4  # capped at max
-    b.on_outcome(0, ERR, retry=False)
-    assert b.try_acquire_retry(0, ERR)
-    b.on_outcome(0, ERR, retry=True)
+    b.on_outcome(0, ERR, None)
+    grant = b.try_acquire_retry(0, ERR)
+    assert grant is not None
+    b.on_outcome(0, ERR, grant)
     assert b.tokens == 2 and not b.try_acquire_retry(0, ERR)  # at the threshold: no retries
-    b.on_outcome(0, OK, retry=False)
+    b.on_outcome(0, OK, None)
     assert b.tokens == 3.6 and b.try_acquire_retry(0, ERR)
 
 
 def test_grpc_counts_retryable_failures_only() -> None:
     b = GrpcRetryThrottle(GrpcRetryThrottleConfig(max_tokens=10))
     for o in (PERM, CANCELLED):
-        b.on_outcome(0, o, retry=False)
+        b.on_outcome(0, o, None)
     assert b.tokens == 10
     for o in (ERR, SHED, TIMEOUT):
-        b.on_outcome(0, o, retry=False)
+        b.on_outcome(0, o, None)
     assert b.tokens == 7
 
 
@@ -267,12 +279,12 @@ def test_grpc_tokens_floor_at_zero_and_a_granted_retry_takes_nothing() -> None:
     b = GrpcRetryThrottle(GrpcRetryThrottleConfig(max_tokens=2, token_ratio=0.5))
     assert b.try_acquire_retry(0, ERR) and b.tokens == 2
     for _ in range(5):
-        b.on_outcome(0, ERR, retry=False)
+        b.on_outcome(0, ERR, None)
     assert b.tokens == 0
-    b.on_outcome(0, OK, retry=False)
-    b.on_outcome(0, OK, retry=False)
+    b.on_outcome(0, OK, None)
+    b.on_outcome(0, OK, None)
     assert b.tokens == 1 and not b.try_acquire_retry(0, ERR)  # 1 is not above 2/2
-    b.on_outcome(0, OK, retry=False)
+    b.on_outcome(0, OK, None)
     assert b.available(0) == 1.5 and b.try_acquire_retry(0, ERR)
     assert b.on_request(0)
 
@@ -280,11 +292,11 @@ def test_grpc_tokens_floor_at_zero_and_a_granted_retry_takes_nothing() -> None:
 def test_grpc_milli_token_arithmetic_is_exact() -> None:
     b = GrpcRetryThrottle(GrpcRetryThrottleConfig(max_tokens=10, token_ratio=0.1))
     for _ in range(6):
-        b.on_outcome(0, ERR, retry=False)
+        b.on_outcome(0, ERR, None)
     for _ in range(10):
-        b.on_outcome(0, OK, retry=False)  # 4 + 10 * 0.1 = 5.0 exactly: still at the threshold
+        b.on_outcome(0, OK, None)  # 4 + 10 * 0.1 = 5.0 exactly: still at the threshold
     assert b.tokens == 5.0 and not b.try_acquire_retry(0, ERR)
-    b.on_outcome(0, OK, retry=False)
+    b.on_outcome(0, OK, None)
     assert b.try_acquire_retry(0, ERR)
 
 
@@ -296,7 +308,7 @@ def test_adaptive_admits_everything_while_p_is_zero_without_drawing() -> None:
     b = AdaptiveThrottle(AdaptiveThrottleConfig(), rng)
     for _ in range(5):
         assert b.on_request(0)
-        b.on_outcome(0, OK, retry=False)
+        b.on_outcome(0, OK, None)
     assert rng.calls == 0
     assert b.counts(0) == (5, 5)
     assert b.available(0) == 5  # 2 * 5 - 5
@@ -321,10 +333,10 @@ def test_adaptive_rejection_probability_and_draws() -> None:
 def test_adaptive_accepts_are_success_error_and_cancelled() -> None:
     b = AdaptiveThrottle(AdaptiveThrottleConfig(), random.Random(0))
     for o in (OK, ERR, PERM, CANCELLED):
-        b.on_outcome(0, o, retry=False)
+        b.on_outcome(0, o, None)
     assert b.counts(0) == (0, 4)
     for o in (SHED, TIMEOUT):
-        b.on_outcome(0, o, retry=False)
+        b.on_outcome(0, o, None)
     assert b.counts(0) == (0, 4)
 
 
@@ -354,8 +366,8 @@ def test_adaptive_sends_about_k_times_what_the_backend_accepts() -> None:
             sent_late += second >= 150
             if accepted < 20:
                 accepted += 1
-                b.on_outcome(now, OK, retry=False)
+                b.on_outcome(now, OK, None)
             else:
-                b.on_outcome(now, SHED, retry=False)
+                b.on_outcome(now, SHED, None)
     assert rejected_late / (150 * 100) == pytest.approx(0.6, abs=0.03)
     assert sent_late / 150 == pytest.approx(40, abs=3)

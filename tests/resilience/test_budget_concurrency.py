@@ -33,8 +33,8 @@ CAPACITY = 100_000  # > CALLS * THREADS / 4 first-attempt refunds: never clipped
 
 def _drained_bucket() -> tuple[TokenBucketBudget, int]:
     b = TokenBucketBudget(TokenBucketBudgetConfig(capacity=CAPACITY, retry_cost=5, no_retry_increment=1))
-    while b.try_acquire_retry(0, ERR):
-        b.on_outcome(0, ERR, retry=True)  # resolve the grant without refund
+    while (grant := b.try_acquire_retry(0, ERR)) is not None:
+        b.on_outcome(0, ERR, grant)  # settle the grant without refund
     return b, b.tokens
 
 
@@ -43,17 +43,18 @@ def _token_worker(b: TokenBucketBudget):  # type: ignore[no-untyped-def]
         granted = refunded = low = 0
         for n in range(calls):
             if n % 4 == 0:
-                b.on_outcome(0, OK, retry=False)  # first attempt succeeded: +1
+                b.on_outcome(0, OK, None)  # first attempt succeeded: +1
                 refunded += 1
                 continue
-            b.on_outcome(0, ERR, retry=False)
-            if b.try_acquire_retry(0, ERR):
+            b.on_outcome(0, ERR, None)
+            grant = b.try_acquire_retry(0, ERR)
+            if grant is not None:
                 granted += 5
                 if n % 2 == 0:
-                    b.on_outcome(0, OK, retry=True)  # the retry succeeded: its 5 back
+                    b.on_outcome(0, OK, grant)  # the retry succeeded: its 5 back
                     refunded += 5
                 else:
-                    b.on_outcome(0, ERR, retry=True)
+                    b.on_outcome(0, ERR, grant)
             low = min(low, b.tokens)
         return granted, refunded, low
 
@@ -69,8 +70,8 @@ def _token_violations(b: TokenBucketBudget, start: int, results: list[object]) -
         found.append(f"tokens out of bounds: final {b.tokens}, lowest seen {low}")
     if b.tokens != start - granted + refunded:
         found.append(f"conservation: {b.tokens} != {start} - {granted} + {refunded}")
-    if b._open_retry != 0 or b._open_timeout != 0:
-        found.append(f"unresolved grants: {b._open_retry}, {b._open_timeout}")
+    if b.outstanding != 0:
+        found.append(f"unsettled grants: {b.outstanding}")
     return found
 
 
@@ -112,7 +113,7 @@ def _half_full_throttle() -> tuple[GrpcRetryThrottle, int]:
     # milli-tokens either way, so neither clip (0, max_tokens) is ever reached.
     t = GrpcRetryThrottle(GrpcRetryThrottleConfig(max_tokens=1000, token_ratio=GRPC_RATIO / 1000))
     for _ in range(500):
-        t.on_outcome(0, ERR, retry=False)
+        t.on_outcome(0, ERR, None)
     t._ratio = YieldingMilli(t._ratio)  # every success yields between reading and writing the count
     return t, t._milli
 
@@ -122,12 +123,12 @@ def _throttle_violations(t: GrpcRetryThrottle, start: int) -> list[str]:
         failures = successes = 0
         low = high = start
         for n in range(calls):
-            t.on_outcome(0, ERR, retry=n % 3 == 0)  # retryable failure: -1000 milli-tokens
+            t.on_outcome(0, ERR, None)  # retryable failure: -1000 milli-tokens
             failures += 1
-            t.on_outcome(0, OK, retry=False)  # success: +GRPC_RATIO
-            t.on_outcome(0, OK, retry=True)
+            t.on_outcome(0, OK, None)  # success: +GRPC_RATIO
+            t.on_outcome(0, OK, None)
             successes += 2
-            t.on_outcome(0, NEUTRAL[n % 2], retry=True)  # cancelled / not retryable: changes nothing
+            t.on_outcome(0, NEUTRAL[n % 2], None)  # cancelled / not retryable: changes nothing
             milli = round(t.tokens * 1000)
             low, high = min(low, milli), max(high, milli)
         return failures, successes, low, high

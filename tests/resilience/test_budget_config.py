@@ -105,13 +105,24 @@ def test_each_field_rule_is_enforced_with_its_message(
 
 
 def test_boundary_values_are_accepted() -> None:
-    TokenBucketBudgetConfig(capacity=1, retry_cost=1, timeout_cost=1, no_retry_increment=0)
-    TokenBucketBudgetConfig(capacity=10, retry_cost=10, timeout_cost=10, no_retry_increment=10)
-    RatioBudgetConfig(ttl=1, min_retries_per_second=0, percent_can_retry=0, buckets=1)
-    RatioBudgetConfig(ttl=60, percent_can_retry=1000, buckets=1000)
-    GrpcRetryThrottleConfig(max_tokens=1, token_ratio=0.001)
-    GrpcRetryThrottleConfig(max_tokens=1000, token_ratio=1.6)
-    AdaptiveThrottleConfig(window=86400, buckets=10000, k=1)
+    allowed: list[tuple[type[Config], dict[str, Any]]] = [
+        (
+            TokenBucketBudgetConfig,
+            {"capacity": 1, "retry_cost": 1, "timeout_cost": 1, "no_retry_increment": 0},
+        ),
+        (
+            TokenBucketBudgetConfig,
+            {"capacity": 10, "retry_cost": 10, "timeout_cost": 10, "no_retry_increment": 10},
+        ),
+        (RatioBudgetConfig, {"ttl": 1, "min_retries_per_second": 0, "percent_can_retry": 0, "buckets": 1}),
+        (RatioBudgetConfig, {"ttl": 60, "percent_can_retry": 1000, "buckets": 1000}),
+        (GrpcRetryThrottleConfig, {"max_tokens": 1, "token_ratio": 0.001}),
+        (GrpcRetryThrottleConfig, {"max_tokens": 1000, "token_ratio": 1.6}),
+        (AdaptiveThrottleConfig, {"window": 86400, "buckets": 10000, "k": 1}),
+    ]
+    for cls, kwargs in allowed:  # accepted and stored as given
+        c = cls(**kwargs)
+        assert {k: getattr(c, k) for k in kwargs} == kwargs, cls.__name__
 
 
 def test_defaults_are_the_reference_implementations_defaults() -> None:

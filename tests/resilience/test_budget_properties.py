@@ -19,6 +19,7 @@ from resilience.budget import (
     TokenBucketBudgetConfig,
 )
 from resilience.outcome import CANCELLED, Outcome
+from resilience.protocols import Grant
 
 OK = Outcome.success()
 ERR = Outcome.error("http_500", retryable=True)
@@ -30,7 +31,12 @@ OUTCOMES = [OK, ERR, PERM, SHED, TIMEOUT, CANCELLED]
 # -- token bucket: bounds and conservation ---------------------------------------------------------
 
 token_ops = st.lists(
-    st.tuples(st.sampled_from(["acquire", "first", "retry"]), st.sampled_from(OUTCOMES)), max_size=300
+    st.tuples(
+        st.sampled_from(["acquire", "first", "retry", "refund", "again"]),
+        st.sampled_from(OUTCOMES),
+        st.integers(0, 1000),
+    ),
+    max_size=300,
 )
 
 
@@ -43,7 +49,7 @@ token_ops = st.lists(
     ops=token_ops,
 )
 def test_token_bucket_bounds_and_conservation(
-    capacity: int, retry_cost: int, timeout_cost: int, increment: int, ops: list[tuple[str, Outcome]]
+    capacity: int, retry_cost: int, timeout_cost: int, increment: int, ops: list[tuple[str, Outcome, int]]
 ) -> None:
     retry_cost, timeout_cost, increment = (min(v, capacity) for v in (retry_cost, timeout_cost, increment))
     cfg = TokenBucketBudgetConfig(
@@ -51,37 +57,53 @@ def test_token_bucket_bounds_and_conservation(
     )
     b = TokenBucketBudget(cfg)
     granted = refunded = 0
-    open_costs: list[int] = []  # costs granted and not yet resolved by a retry's outcome
-    for op, outcome in ops:
+    open_grants: list[tuple[Grant, int]] = []  # (grant, the cost it took), not yet settled
+    settled: list[Grant] = []
+    for op, outcome, pick in ops:
         before = b.tokens
+        nominal = 0
         if op == "acquire":
             cost = timeout_cost if outcome is TIMEOUT else retry_cost
-            ok = b.try_acquire_retry(0, outcome)
-            assert ok == (before >= cost)  # granted exactly when the cost is available
-            if ok:
+            grant = b.try_acquire_retry(0, outcome)
+            assert (grant is not None) == (before >= cost)  # granted exactly when the cost is available
+            if grant is not None:
+                assert grant.cost == cost
                 granted += cost
-                open_costs.append(cost)
-        else:
-            retry = op == "retry"
-            b.on_outcome(0, outcome, retry=retry)
-            nominal = 0
-            if retry and open_costs:
-                resolved = min(open_costs)  # the smaller cost resolves first
-                open_costs.remove(resolved)
-                nominal = resolved if outcome.ok else 0
-            elif not retry and outcome.ok:
-                nominal = increment
+                open_grants.append((grant, cost))
+            assert b.tokens == before - (cost if grant is not None else 0)
+        elif op == "first":
+            b.on_outcome(0, outcome, None)
+            nominal = increment if outcome.ok else 0
+        elif op in ("retry", "refund") and open_grants:
+            grant, cost = open_grants.pop(pick % len(open_grants))  # any outstanding grant, in any order
+            if op == "retry":
+                b.on_outcome(0, outcome, grant)
+                nominal = cost if outcome.ok else 0
+            else:
+                b.refund(grant, 0)
+                nominal = cost
+            settled.append(grant)
+        elif op == "again" and settled:
+            grant = settled[pick % len(settled)]
+            b.refund(grant, 0)  # settled already: returns nothing
+            b.on_outcome(0, outcome, grant)
+        if op != "acquire":
             applied = min(nominal, capacity - before)  # clipped at capacity
             assert b.tokens == before + applied
             refunded += applied
         assert 0 <= b.tokens <= capacity
         assert b.tokens == capacity - granted + refunded
+        assert b.outstanding == len(open_grants)
 
 
 # -- ratio budget: the windowed limit, checked by brute force over all events ----------------------
 
 ratio_ops = st.lists(
-    st.tuples(st.floats(0, 4, allow_nan=False), st.sampled_from(["request", "retry"]), st.integers(1, 5)),
+    st.tuples(
+        st.floats(0, 4, allow_nan=False),
+        st.sampled_from(["request", "retry", "refund", "ran"]),
+        st.integers(1, 5),
+    ),
     max_size=120,
 )
 
@@ -103,7 +125,8 @@ def test_ratio_budget_grants_within_every_window(
     b = RatioBudget(cfg)
     width = ttl / buckets
     now = 0.0
-    events: list[tuple[int, str]] = []  # (bucket index, kind) of every counted event
+    events: list[tuple[int, str]] = []  # (bucket index, kind) of every counted event, in order
+    open_grants: list[tuple[Grant, int]] = []  # (grant, index of its withdrawal in events)
     for dt, kind, n in ops:
         now += dt
         idx = math.floor(now / width)
@@ -112,16 +135,29 @@ def test_ratio_budget_grants_within_every_window(
                 b.on_request(now)
                 events.append((idx, "request"))
                 continue
+            if kind in ("refund", "ran"):
+                if not open_grants:
+                    continue
+                grant, at = open_grants.pop(n % len(open_grants))
+                if kind == "ran":
+                    b.on_outcome(now, ERR, grant)  # the retry ran: its withdrawal stays
+                    continue
+                b.refund(grant, now)
+                if idx - buckets < events[at][0]:  # still in the window: the withdrawal is taken back
+                    events[at] = (events[at][0], "refunded")
+                continue
             in_window = [k for i, k in events if idx - buckets < i <= idx]
             requests, retries = in_window.count("request"), in_window.count("retry")
             allowed = retries + 1 <= percent * requests + cfg.reserve + 1e-9
-            assert b.try_acquire_retry(now, ERR) == allowed
-            if allowed:
+            grant = b.try_acquire_retry(now, ERR)
+            assert (grant is not None) == allowed
+            if grant is not None:
+                assert grant.cost == 1 and math.floor(grant.at / width) == idx
+                open_grants.append((grant, len(events)))
                 events.append((idx, "retry"))
-                # the window ending at this grant holds no more retries than the rule allows
-                assert retries + 1 <= percent * requests + cfg.reserve + 1e-9
         w = b._window
         assert w.totals == w.bucket_sums()
+        assert b.outstanding == len(open_grants)
         assert list(b.counts(now)) == [
             sum(1 for i, k in events if idx - buckets < i <= idx and k == name)
             for name in ("request", "retry")
@@ -135,23 +171,37 @@ def test_ratio_budget_grants_within_every_window(
 @given(
     max_tokens=st.integers(1, 20),
     ratio_milli=st.integers(1, 3000),
-    ops=st.lists(st.tuples(st.sampled_from(OUTCOMES), st.booleans()), max_size=200),
+    ops=st.lists(
+        st.tuples(st.sampled_from(OUTCOMES), st.sampled_from(["first", "retry", "refund"])), max_size=200
+    ),
 )
 def test_grpc_retries_only_above_half_and_tokens_stay_in_bounds(
-    max_tokens: int, ratio_milli: int, ops: list[tuple[Outcome, bool]]
+    max_tokens: int, ratio_milli: int, ops: list[tuple[Outcome, str]]
 ) -> None:
     b = GrpcRetryThrottle(GrpcRetryThrottleConfig(max_tokens=max_tokens, token_ratio=ratio_milli / 1000))
     milli = max_tokens * 1000
-    for outcome, retry in ops:
-        b.on_outcome(0, outcome, retry=retry)
-        if outcome.ok:
-            milli = min(max_tokens * 1000, milli + ratio_milli)
-        elif outcome.retryable and outcome is not CANCELLED:
-            milli = max(0, milli - 1000)
+    grant: Grant | None = None  # the last grant, not yet settled
+    for outcome, op in ops:
+        if op == "refund":
+            if grant is not None:
+                b.refund(grant, 0)  # a retry that never ran: no token moves
+                grant = None
+        else:
+            b.on_outcome(0, outcome, grant if op == "retry" else None)
+            if op == "retry":
+                grant = None
+            if outcome.ok:
+                milli = min(max_tokens * 1000, milli + ratio_milli)
+            elif outcome.retryable and outcome is not CANCELLED:
+                milli = max(0, milli - 1000)
         assert b.tokens == milli / 1000
         assert 0 <= b.tokens <= max_tokens
-        assert b.try_acquire_retry(0, outcome) == (b.tokens > max_tokens / 2)
-        assert b.tokens == milli / 1000  # asking takes nothing
+        assert b.outstanding == (grant is not None)
+        if grant is None:
+            grant = b.try_acquire_retry(0, outcome)
+            assert (grant is not None) == (b.tokens > max_tokens / 2)
+            assert grant is None or grant.cost == 0
+            assert b.tokens == milli / 1000  # asking takes nothing
 
 
 # -- adaptive: p in [0, 1) and the formula ---------------------------------------------------------
@@ -178,12 +228,19 @@ def test_adaptive_p_is_a_probability_matching_the_formula(
             b.on_request(now)
             assert b.counts(now) == (requests + 1, accepts)  # rejected or not, it counts
         elif op == "retry":
-            b.try_acquire_retry(now, ERR)
+            grant = b.try_acquire_retry(now, ERR)
             assert b.counts(now) == (requests + 1, accepts)
+            if grant is not None and seed % 2:
+                b.refund(grant, now)  # never ran: its request is taken back
+                assert b.counts(now) == (requests, accepts)
+            elif grant is not None:
+                b.on_outcome(now, OK, grant)  # ran and accepted
+                assert b.counts(now) == (requests + 1, accepts + 1)
+            assert b.outstanding == 0
         else:
             assert isinstance(op, int)
             outcome = OUTCOMES[op]
-            b.on_outcome(now, outcome, retry=False)
+            b.on_outcome(now, outcome, None)
             accepted = outcome not in (SHED, TIMEOUT)
             assert b.counts(now) == (requests, accepts + accepted)
         w = b._window

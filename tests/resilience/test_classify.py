@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import email.message
 import email.utils
+import math
 import time
 import urllib.error
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from resilience import Classifier, ClassifierConfig, OutcomeKind, TimeoutPhase, parse_retry_after
 
@@ -246,6 +249,69 @@ def test_unparseable_retry_after_is_ignored(raw: str) -> None:
     assert parse_retry_after(raw, wall_now=WALL) is None
 
 
+NOT_ASCII_SECONDS = [
+    "²",  # superscript two: str.isdigit() says yes, int() says no
+    "1²",
+    "①",
+    "٣",  # Arabic-Indic three: int() would accept it
+    "\uff11\uff12",  # fullwidth digits
+    "\U0001d7d7",  # mathematical bold nine
+    "12\u0663",
+    "Tue, ١٤ Nov 2023 22:13:50 GMT",
+]
+GARBAGE = ["9" * 5000, "1e999", "inf", "-inf", "Infinity", "1_000", "+5", "0x10", "5 s", "1.5.2", "e5", "."]
+
+
+def _parsed(raw: str, wall_now: float | None = WALL) -> float | Exception | None:
+    """What ``parse_retry_after`` answers, or the exception it raised (so a raise fails an assert)."""
+    try:
+        return parse_retry_after(raw, wall_now=wall_now)
+    except Exception as exc:  # a raise is the defect under test
+        return exc
+
+
+@pytest.mark.parametrize("raw", NOT_ASCII_SECONDS + GARBAGE)
+def test_retry_after_outside_ascii_delta_seconds_or_http_date_is_ignored(raw: str) -> None:
+    assert _parsed(raw) is None
+    assert C.http(503, {"Retry-After": raw}, wall_now=WALL).retry_after is None
+
+
+def test_retry_after_http_date_with_an_unusable_wall_clock_is_ignored() -> None:
+    date = email.utils.formatdate(WALL + 30, usegmt=True)
+    assert parse_retry_after(date, wall_now=math.nan) is None
+    assert parse_retry_after(date, wall_now=math.inf) is None
+    assert parse_retry_after("Tue, 14 Nov 99999 22:13:50 GMT", wall_now=WALL) is None
+
+
+def test_retry_after_decimal_and_exponent_forms_in_ascii() -> None:
+    assert parse_retry_after("2.") == 2.0
+    assert parse_retry_after(".25") == 0.25
+    assert parse_retry_after("1e2") == 100.0
+    assert parse_retry_after(repr(1e16)) == 1e16  # how the simulator writes large hints
+
+
+_DATE_PIECES = st.sampled_from(["Tue,", "14", "Nov", "2023", "22:13:50", "GMT", "+0000", "99999", "-", ":"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    raw=st.one_of(
+        st.text(),
+        st.lists(_DATE_PIECES | st.text(max_size=3), max_size=7).map(" ".join),
+        st.floats().map(repr),
+        st.integers().map(str),
+    ),
+    wall_now=st.none() | st.floats(),
+)
+@example(raw="²", wall_now=None)
+@example(raw="9" * 5000, wall_now=None)
+@example(raw="Tue, 14 Nov 2023 22:13:50 GMT", wall_now=-1e300)
+def test_property_parse_retry_after_is_total(raw: str, wall_now: float | None) -> None:
+    """Any text gives None or a usable delay (>= 0 and finite), and never an exception."""
+    seconds = _parsed(raw, wall_now)
+    assert seconds is None or (isinstance(seconds, float) and 0.0 <= seconds < math.inf)
+
+
 def test_exception_passes_wall_now_to_http_date() -> None:
     headers = email.message.Message()
     headers["Retry-After"] = email.utils.formatdate(WALL + 12, usegmt=True)
@@ -273,3 +339,11 @@ def test_configured_sqlstates() -> None:
     assert c.sqlstate("57014").retryable is True
     assert c.sqlstate("53300").retryable is True
     assert c.sqlstate("40001").retryable is False
+
+
+@pytest.mark.parametrize("code", ["٠٨", "4\uff10001", "²²"])
+def test_configured_sqlstates_must_be_ascii(code: str) -> None:
+    with pytest.raises(ValueError) as info:
+        ClassifierConfig(transient_sqlstates=(code,))
+    rule = "must be SQLSTATE codes (5 chars) or classes (2 chars)"
+    assert str(info.value) == f"ClassifierConfig.transient_sqlstates={(code,)!r}: {rule}"

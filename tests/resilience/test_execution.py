@@ -15,19 +15,22 @@ from resilience import (
     DecorrelatedJitter,
     Done,
     EventKind,
+    Execution,
+    ExecutionPolicy,
     ExponentialBackoff,
     FailureReason,
     GiveUp,
+    Grant,
     ManualClock,
     Outcome,
     OutcomeKind,
+    Permit,
     Pipeline,
     RetryConfig,
     Step,
     TimeoutPhase,
     TraceEvent,
     Wait,
-    deadline_scope,
 )
 
 OK = Outcome.success()
@@ -42,33 +45,37 @@ def busy(retry_after: float | None = None) -> Outcome:
 
 
 class FakeBreaker:
-    """A BreakerLike that permits while ``open`` is False and records what it saw."""
+    """A BreakerLike that permits the first ``refuse_from`` calls and records what it saw."""
 
     name = "b"
 
-    def __init__(self, refuse_from: int = 10**9) -> None:
+    def __init__(self, refuse_from: int = 10**9, probe_in: float | None = None) -> None:
         self.refuse_from = refuse_from
+        self.probe_in = probe_in
         self.acquired = 0
         self.refused = 0
         self.released: list[float] = []
         self.records: list[tuple[float, float, Outcome]] = []
 
-    def try_acquire(self, now: float) -> bool:
+    def try_acquire(self, now: float) -> Permit | None:
         if self.acquired >= self.refuse_from:
             self.refused += 1
-            return False
+            return None
         self.acquired += 1
-        return True
+        return Permit(0)
 
-    def release(self, now: float) -> None:
+    def release(self, permit: Permit, now: float) -> None:
         self.released.append(now)
 
-    def record(self, now: float, duration: float, outcome: Outcome) -> None:
+    def record(self, permit: Permit, now: float, duration: float, outcome: Outcome) -> None:
         self.records.append((now, duration, outcome))
+
+    def seconds_until_probe(self, now: float) -> float | None:
+        return self.probe_in
 
 
 class FakeBudget:
-    """A BudgetLike with scripted answers."""
+    """A BudgetLike with scripted answers; ``outcomes`` holds (outcome, ran on a grant)."""
 
     def __init__(self, admit: bool = True, retries: int = 10**9) -> None:
         self.admit = admit
@@ -76,20 +83,24 @@ class FakeBudget:
         self.requests: list[float] = []
         self.asked: list[Outcome] = []
         self.outcomes: list[tuple[Outcome, bool]] = []
+        self.refunded: list[Grant] = []
 
     def on_request(self, now: float) -> bool:
         self.requests.append(now)
         return self.admit
 
-    def try_acquire_retry(self, now: float, outcome: Outcome) -> bool:
+    def try_acquire_retry(self, now: float, outcome: Outcome) -> Grant | None:
         self.asked.append(outcome)
         if self.retries <= 0:
-            return False
+            return None
         self.retries -= 1
-        return True
+        return Grant(1.0, now)
 
-    def on_outcome(self, now: float, outcome: Outcome, *, retry: bool) -> None:
-        self.outcomes.append((outcome, retry))
+    def on_outcome(self, now: float, outcome: Outcome, grant: Grant | None) -> None:
+        self.outcomes.append((outcome, grant is not None))
+
+    def refund(self, grant: Grant, now: float) -> None:
+        self.refunded.append(grant)
 
     def available(self, now: float) -> float:
         return float(self.retries)
@@ -409,11 +420,8 @@ def test_a_deadline_that_never_ends_leaves_attempts_unbounded() -> None:
 
 def test_the_earliest_deadline_wins() -> None:
     p = pipeline(timeout=5.0)
-    with deadline_scope(Deadline(3.0)):
-        assert p.begin(0.0).deadline == Deadline(3.0)
-        assert p.begin(0.0, Deadline(10.0)).deadline == Deadline(3.0)  # the scope is earlier
-        assert p.begin(0.0, Deadline(1.0)).deadline == Deadline(1.0)
     assert p.begin(0.0, Deadline(10.0)).deadline == Deadline(5.0)
+    assert p.begin(0.0, Deadline(1.0)).deadline == Deadline(1.0)
     assert p.begin(0.0).deadline == Deadline(5.0)
     assert pipeline().begin(0.0).deadline is None
 
@@ -521,3 +529,100 @@ def test_breaker_and_budget_see_every_outcome() -> None:
     assert budget.outcomes == [(FLAKY, False), (TIMEOUT, True), (OK, True)]
     assert budget.requests == [0.0]
     assert breaker.acquired == 3
+
+
+# ---------------------------------------------------------------------------
+# leases, hints and isolation on the protocol
+
+
+def test_a_breaker_refusal_carries_its_probe_hint() -> None:
+    breaker = FakeBreaker(refuse_from=1, probe_in=2.5)
+    p = Pipeline(RetryConfig(max_attempts=3, backoff=ConstantBackoff(base=0.1)), breaker=breaker)
+    _, last, _ = drive(p, [FLAKY])
+    assert isinstance(last, GiveUp) and last.reason is FailureReason.BREAKER_OPEN
+    assert (last.retry_after, last.last) == (2.5, FLAKY)
+    _, other, _ = drive(pipeline(max_attempts=1), [FLAKY])
+    assert isinstance(other, GiveUp) and other.retry_after is None
+
+
+def test_a_refused_retry_refunds_its_grant_and_a_run_one_settles_it_with_the_outcome() -> None:
+    budget = FakeBudget()
+    breaker = FakeBreaker(refuse_from=2)
+    p = Pipeline(
+        RetryConfig(max_attempts=5, backoff=ConstantBackoff(base=0.1)), breaker=breaker, budget=budget
+    )
+    _, last, _ = drive(p, [FLAKY, TIMEOUT])
+    assert isinstance(last, GiveUp) and last.reason is FailureReason.BREAKER_OPEN
+    # attempt 1 (no grant), retry 1 ran on a grant, retry 2 granted then refused by the breaker: refunded
+    assert budget.outcomes == [(FLAKY, False), (TIMEOUT, True)]
+    assert len(budget.refunded) == 1
+
+
+class RaisingBreaker(FakeBreaker):
+    def record(self, permit: Permit, now: float, duration: float, outcome: Outcome) -> None:
+        raise RuntimeError("breaker bug")
+
+
+def test_an_exception_while_settling_still_settles_the_grant_and_cancel_finishes_the_request() -> None:
+    budget = FakeBudget()
+    p = Pipeline(
+        RetryConfig(max_attempts=3, backoff=ConstantBackoff(base=0.1)),
+        breaker=RaisingBreaker(),
+        budget=budget,
+    )
+    ex = p.begin(0.0)
+    ex.next(0.0)
+    with pytest.raises(RuntimeError, match="breaker bug"):
+        ex.next(0.1, FLAKY)
+    assert budget.outcomes == [(FLAKY, False)]
+    with pytest.raises(RuntimeError, match="a previous step raised"):
+        ex.next(0.2)
+    step = ex.cancel(0.2)
+    assert isinstance(step, GiveUp) and step.reason is FailureReason.CANCELLED
+    assert ex.cancel(0.3) is step and budget.outcomes == [(FLAKY, False)] and budget.refunded == []
+
+
+def test_listener_errors_are_counted_per_pipeline_and_change_nothing() -> None:
+    from resilience.hooks import listener_errors
+
+    def broken(source: str, event: TraceEvent) -> None:
+        raise KeyError(event.kind.value)
+
+    before = listener_errors().get("counted-edge", 0)
+    p = Pipeline(
+        RetryConfig(max_attempts=2, backoff=ConstantBackoff(base=0.1)),
+        listeners=[broken],
+        name="counted-edge",
+    )
+    trace: list[TraceEvent] = []
+    _, last, _ = drive(p, [FLAKY, OK], trace=trace)
+    assert isinstance(last, Done)
+    assert listener_errors()["counted-edge"] - before == len(trace) == 7
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "rule"),
+    [
+        ("max_attempts", 0, "must be >= 1"),
+        ("attempt_timeout", 0.0, "must be > 0"),
+        ("max_retry_after", math.nan, "must be >= 0 and finite"),
+    ],
+)
+def test_an_execution_policy_refuses_bad_values(field: str, value: float, rule: str) -> None:
+    good = pipeline().policy
+    assert (good.max_attempts, good.attempt_timeout, good.max_retry_after) == (3, math.inf, 60.0)
+    values = {"max_attempts": 3, "attempt_timeout": math.inf, "max_retry_after": 60.0, field: value}
+    with pytest.raises(ValueError, match=rf"ExecutionPolicy.{field}={value!r}: {rule}"):
+        ExecutionPolicy(backoff=good.backoff, honor_retry_after=True, **values)  # type: ignore[arg-type]
+
+
+def test_an_execution_runs_from_a_policy_without_a_pipeline() -> None:
+    policy = ExecutionPolicy(3, 0.5, ConstantBackoff(base=0.2), True, 60.0, name="direct")
+    seen: list[tuple[str, str]] = []
+    listeners = (lambda s, e: seen.append((s, e.kind.value)),)
+    ex = Execution(policy, 0.0, None, random.Random(1), listeners=listeners)
+    first = ex.next(0.0)
+    assert isinstance(first, Attempt) and (first.timeout, first.phase) == (0.5, TimeoutPhase.ATTEMPT)
+    wait = ex.next(0.1, FLAKY)
+    assert isinstance(wait, Wait) and wait.delay == pytest.approx(0.2)
+    assert seen[0] == ("direct", "request") and len(seen) == 4

@@ -115,7 +115,7 @@ def test_release_forgets_a_pending_key_for_its_owner_only() -> None:
 def test_property_one_new_per_live_key_and_terminal_states_stick(
     script: list[tuple[str, str, float]],
 ) -> None:
-    store = IdempotencyStore(IdempotencyConfig(ttl=20.0))
+    store = IdempotencyStore(IdempotencyConfig(ttl=20.0, pending_ttl=20.0))
     clock = ManualClock()
     tokens: dict[str, int] = {}
     finished: dict[str, KeyState] = {}
@@ -179,7 +179,7 @@ def test_idempotent_call_while_pending_raises_in_progress_without_running() -> N
     assert info.value.retry_after == 0.75 and info.value.status == 409
 
 
-def test_async_idempotent_call_and_cancellation_releases() -> None:
+def test_async_idempotent_call_replays_and_cancellation_leaves_the_key_pending() -> None:
     async def main() -> None:
         store, clock = IdempotencyStore(), ManualClock()
 
@@ -198,7 +198,8 @@ def test_async_idempotent_call_and_cancellation_releases() -> None:
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-        assert store.get("c", 0.0) is None  # released: the outcome is unknown, a retry may run
+        record = store.get("c", 0.0)  # the outcome is unknown: a retry must not run it again
+        assert record is not None and record.state is KeyState.PENDING
 
     asyncio.run(main())
 

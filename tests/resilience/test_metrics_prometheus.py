@@ -25,8 +25,10 @@ from resilience import (
     TraceEvent,
     Wait,
 )
+from resilience.breaker import BreakerConfig, BreakerState, CircuitBreaker
 from resilience.metrics import CATALOG, LATENCY_BUCKETS
 from resilience.metrics.prometheus import PrometheusExporter
+from resilience.protocols import Grant, Permit
 
 OK = Outcome.success()
 TIMEOUT = Outcome.timeout()
@@ -70,22 +72,27 @@ def value(registry: CollectorRegistry, metric: str, /, **labels: str) -> float |
 class RefusingBreaker:
     name = "b"
 
-    def try_acquire(self, now: float) -> bool:
-        return False
+    def try_acquire(self, now: float) -> Permit | None:
+        return None
 
-    def release(self, now: float) -> None: ...
+    def release(self, permit: Permit, now: float) -> None: ...
 
-    def record(self, now: float, duration: float, outcome: Outcome) -> None: ...
+    def record(self, permit: Permit, now: float, duration: float, outcome: Outcome) -> None: ...
+
+    def seconds_until_probe(self, now: float) -> float | None:
+        return None
 
 
 class RefusingBudget:
     def on_request(self, now: float) -> bool:
         return False
 
-    def try_acquire_retry(self, now: float, outcome: Outcome) -> bool:
-        return False
+    def try_acquire_retry(self, now: float, outcome: Outcome) -> Grant | None:
+        return None
 
-    def on_outcome(self, now: float, outcome: Outcome, *, retry: bool) -> None: ...
+    def on_outcome(self, now: float, outcome: Outcome, grant: Grant | None) -> None: ...
+
+    def refund(self, grant: Grant, now: float) -> None: ...
 
     def available(self, now: float) -> float:
         return 0.0
@@ -347,19 +354,16 @@ def test_budget_tokens_are_read_at_scrape_time(
     assert value(registry, "resilience_budget_tokens", name="api") == 3.5
 
 
-def test_watched_breaker_is_exported_end_to_end(
-    registry: CollectorRegistry, exporter: PrometheusExporter
-) -> None:
-    from resilience.breaker import BreakerConfig, CircuitBreaker
-
+def test_watched_breaker_is_exported_end_to_end(registry: CollectorRegistry) -> None:
     breaker = CircuitBreaker(
         BreakerConfig(window_size=4, minimum_calls=2, failure_rate_threshold=0.5, wait_in_open=10.0),
         name="db",
     )
+    clock = ManualClock()
+    exporter = PrometheusExporter(registry, clock=clock)
     exporter.watch_breaker(breaker)
     assert value(registry, "resilience_breaker_state", name="db", state="closed") == 1.0
     assert value(registry, "resilience_breaker_state", name="db", state="open") == 0.0
-    clock = ManualClock()
     p = Pipeline(RetryConfig(max_attempts=1), breaker=breaker, listeners=[exporter], name="db")
     failure = Outcome(OutcomeKind.ERROR, True, "connection_refused")
     run(p, [OK], clock)
@@ -380,3 +384,57 @@ def test_watched_breaker_is_exported_end_to_end(
     assert value(registry, "resilience_breaker_calls_total", name="db", kind="failed") == 1.0
     assert value(registry, "resilience_breaker_calls_total", name="db", kind="not_permitted") == 2.0
     assert value(registry, "resilience_local_rejections_total", name="db", reason="breaker_open") == 2.0
+
+
+def _trip(breaker: CircuitBreaker, now: float) -> None:
+    for _ in range(2):
+        permit = breaker.try_acquire(now)
+        assert permit is not None
+        breaker.record(permit, now, 0.0, Outcome.error("http_500", retryable=True))
+
+
+def test_watched_breaker_state_is_read_at_scrape_time_on_the_monotonic_clock(
+    registry: CollectorRegistry, exporter: PrometheusExporter
+) -> None:
+    """Tripped 100 s ago (monotonic time) with a 10 s wait: a scrape now sees half-open, though no
+    call came since (the gauge followed transitions and said open until the next call)."""
+    import time
+
+    breaker = CircuitBreaker(BreakerConfig(window_size=2, minimum_calls=2, wait_in_open=10.0), name="db")
+    exporter.watch_breaker(breaker)
+    _trip(breaker, time.monotonic() - 100.0)
+    assert value(registry, "resilience_breaker_state", name="db", state="half_open") == 1.0
+    assert value(registry, "resilience_breaker_state", name="db", state="open") == 0.0
+    assert breaker.state is BreakerState.OPEN  # the scrape only looked
+
+
+def test_watched_breaker_metrics_follow_the_exporter_clock(registry: CollectorRegistry) -> None:
+    clock = ManualClock()
+    exporter = PrometheusExporter(registry, clock=clock)
+    breaker = CircuitBreaker(
+        BreakerConfig(window_size=2, minimum_calls=2, wait_in_open=10.0, permitted_calls_in_half_open=2),
+        name="db",
+    )
+    exporter.watch_breaker(breaker)
+    held = breaker.try_acquire(0.0)
+    assert held is not None
+    _trip(breaker, 0.0)
+    clock.advance(9.0)
+    assert value(registry, "resilience_breaker_state", name="db", state="open") == 1.0
+    assert value(registry, "resilience_breaker_failure_rate", name="db") == 1.0
+    clock.advance(1.0)
+    assert value(registry, "resilience_breaker_state", name="db", state="half_open") == 1.0
+    assert value(registry, "resilience_breaker_failure_rate", name="db") == 0.0  # no probe answered yet
+    breaker.record(held, 10.0, 10.0, Outcome.success())  # permitted while closed: late
+    assert value(registry, "resilience_breaker_late_outcomes_total", name="db") == 1.0
+    assert value(registry, "resilience_breaker_calls_total", name="db", kind="successful") == 1.0
+    assert (
+        value(
+            registry,
+            "resilience_breaker_transitions_total",
+            name="db",
+            from_state="open",
+            to_state="half_open",
+        )
+        == 1.0
+    )

@@ -94,7 +94,7 @@ def test_build_makes_fresh_policy_objects_named_after_the_edge() -> None:
     assert isinstance(a.breaker, CircuitBreaker) and a.breaker.name == "shop->inventory"
     assert isinstance(a.budget, TokenBucketBudget) and a.budget.name == "shop->inventory"
     assert a.breaker is not b.breaker and a.budget is not b.budget  # nothing shared between builds
-    assert (a.name, a.max_attempts) == ("shop->inventory", 2)
+    assert (a.name, a.policy.max_attempts, a.policy.name) == ("shop->inventory", 2, "shop->inventory")
     ex = a.begin(0.0)
     ex.next(0.0)
     step = ex.next(0.1, Outcome.timeout())

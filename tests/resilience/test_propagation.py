@@ -173,3 +173,37 @@ def test_config_round_trip() -> None:
         ),
     ):
         assert PropagationConfig.from_dict(cfg.to_dict()) == cfg
+
+
+TRACE_RULE = "must be 1-128 characters of A-Z a-z 0-9 . _ : -"
+
+
+@pytest.mark.parametrize("trace_id", ["4bf92f35\n", "4bf92f35\r\n", "4bf92f35\nX-Injected: 1", "\n"])
+def test_outgoing_never_emits_a_trace_id_with_a_line_break(trace_id: str) -> None:
+    try:
+        emitted = outgoing_headers(Deadline.after(0.0, 1.0), 0.0, trace_id=trace_id, config=CFG)
+    except HeaderError as exc:
+        assert str(exc) == f"X-Trace-Id={trace_id!r}: {TRACE_RULE}"
+    else:
+        assert "\n" not in emitted["X-Trace-Id"], f"emitted {emitted['X-Trace-Id']!r} as a header value"
+
+
+@pytest.mark.parametrize("field", ["deadline_header", "trace_header", "chain_header"])
+def test_a_header_name_with_a_trailing_newline_is_not_a_header_name(field: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        PropagationConfig(**{field: "X-Custom\n"})  # type: ignore[arg-type]
+    assert str(info.value) == f"PropagationConfig.{field}='X-Custom\\n': {NAME_RULE}"
+
+
+@pytest.mark.parametrize(
+    ("headers", "header"),
+    [
+        ({"X-Request-Deadline-Ms": "40\n0"}, "X-Request-Deadline-Ms"),
+        ({"X-Timeout-Chain": "50\n9,40"}, "X-Timeout-Chain"),
+        ({"X-Trace-Id": "a\nb"}, "X-Trace-Id"),
+    ],
+)
+def test_incoming_refuses_a_line_break_inside_a_value(headers: dict[str, str], header: str) -> None:
+    with pytest.raises(HeaderError) as info:
+        incoming(headers, 0.0, CFG)
+    assert info.value.header == header

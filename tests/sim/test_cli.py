@@ -15,6 +15,7 @@ KEYS = {
     "scenario",
     "seed",
     "sim_seconds",
+    "events",
     "requests",
     "attempts",
     "calls",
@@ -60,7 +61,9 @@ def test_run_json_has_every_key(tmp_path: Path, capsys: pytest.CaptureFixture[st
         == 0
     )
     s = json.loads(capsys.readouterr().out)
-    assert set(s) == KEYS
+    assert set(s) == KEYS | {"timing"}
+    assert set(s["timing"]) == {"wall_seconds", "events_per_second"}
+    assert s["events"] > s["attempts"] > 0
     assert s["seed"] == 3 and s["scenario"] == "retry-storm-resilient"
     assert set(s["latency_seconds"]) == {"mean", "p50", "p90", "p99", "p999"}
     assert set(s["calls"]) == {"web→api"} and set(s["calls"]["web→api"]) == {"call"}

@@ -28,15 +28,18 @@ def _breakers(window: dict[str, Any]) -> list[CircuitBreaker]:
     out = [CircuitBreaker(cfg, name=f"b{i}") for i in range(4)]
     closed, opened, half_open, _fresh = out
     for k in range(6):  # closed: some failures and slow calls, below the thresholds
-        closed.try_acquire(k * 0.1)
-        closed.record(k * 0.1, 0.6 if k == 2 else 0.01, FAIL if k == 4 else SUCCESS)
+        permit = closed.try_acquire(k * 0.1)
+        assert permit is not None
+        closed.record(permit, k * 0.1, 0.6 if k == 2 else 0.01, FAIL if k == 4 else SUCCESS)
     for b in (opened, half_open):  # trip
         for k in range(4):
-            b.try_acquire(k * 0.1)
-            b.record(k * 0.1, 0.01, FAIL)
-    assert not opened.try_acquire(0.5)  # not permitted
-    half_open.try_acquire(2.0)  # the open wait is over: a probe
-    half_open.record(2.0, 0.7, SUCCESS)
+            permit = b.try_acquire(k * 0.1)
+            assert permit is not None
+            b.record(permit, k * 0.1, 0.01, FAIL)
+    assert opened.try_acquire(0.5) is None  # not permitted
+    probe = half_open.try_acquire(2.0)  # the open wait is over: a probe
+    assert probe is not None
+    half_open.record(probe, 2.0, 0.7, SUCCESS)
     return out
 
 
@@ -49,7 +52,7 @@ def _breakers(window: dict[str, Any]) -> list[CircuitBreaker]:
 def test_breaker_totals_equal_the_sum_and_mean_of_snapshots(window: dict[str, Any], t: float) -> None:
     breakers = _breakers(window)
     group = SimpleNamespace(pipelines=[SimpleNamespace(breaker=b) for b in breakers])
-    kinds, failure_rate, slow_rate = breaker_totals(group, t)  # type: ignore[arg-type]
+    kinds, failure_rate, slow_rate, late = breaker_totals(group, t)  # type: ignore[arg-type]
     snaps = [b.metrics(t) for b in breakers]
     summed: dict[str, int] = {}
     for m in snaps:
@@ -58,6 +61,7 @@ def test_breaker_totals_equal_the_sum_and_mean_of_snapshots(window: dict[str, An
     assert kinds == list(summed.values())
     assert failure_rate == sum(m.failure_rate for m in snaps) / len(snaps)
     assert slow_rate == sum(m.slow_call_rate for m in snaps) / len(snaps)
+    assert late == sum(m.late for m in snaps)
     assert {b.state.value for b in breakers} >= {"closed", "open", "half_open"}  # as stored
     if window["window_type"] == "count" or t < 4.0:
         assert 0 < failure_rate < 1 and 0 < slow_rate < 1

@@ -117,9 +117,11 @@ def test_littles_law_holds_on_the_sample_path(name: str) -> None:
     lam = svc["served"] / _window(truth_scenario(name), s)
     assert rel(svc["mean_in_system"], lam * svc["mean_sojourn_seconds"]) < 1e-4, svc
     assert rel(svc["mean_in_queue"], lam * svc["mean_wait_seconds"]) < 1e-4, svc
-    # L - Lq is the mean number of busy servers, utilisation x servers.
+    # Busy servers two ways: the time integral of busy workers (utilisation x servers) against the
+    # service time the served requests received (sojourn minus wait, per request), times λ.
     workers = truth_scenario(name).services["queue"].workers
-    assert rel(svc["mean_in_system"] - svc["mean_in_queue"], svc["utilisation"] * workers) < 1e-6, svc
+    service_seconds = svc["mean_sojourn_seconds"] - svc["mean_wait_seconds"]
+    assert rel(svc["utilisation"] * workers, lam * service_seconds) < 1e-4, svc
 
 
 # -- long runs: 99% confidence intervals over replications ------------------------

@@ -67,15 +67,24 @@ def test_a_budget_and_a_breaker_that_never_bind_change_nothing() -> None:
     # Default token bucket: +1 token per first-attempt success (0.7 per request) against
     # 5 per failed retry (0.117 per request): the bucket never empties. The breaker needs a
     # 50% failure rate over 100 calls; at p = 0.3 that has probability < 1e-5 per check.
-    sc = _variant(
-        0.3,
-        3,
-        budget=TokenBucketBudgetConfig(),
-        breaker=BreakerConfig(window_size=100, minimum_calls=100, failure_rate_threshold=0.5),
+    # Same seed: every request, attempt and latency must equal the run that has neither.
+    bare = summary_of(_variant(0.3, 3), SEED)
+    guarded = summary_of(
+        _variant(
+            0.3,
+            3,
+            budget=TokenBucketBudgetConfig(),
+            breaker=BreakerConfig(window_size=100, minimum_calls=100, failure_rate_threshold=0.5),
+        ),
+        SEED,
     )
-    s = summary_of(sc, SEED)
-    _check_against_theory(s, 0.3, 3)
-    assert s["breakers"][EDGE]["opened"] == 0
+    assert bare["breakers"] == {}
+    assert guarded["breakers"] == {EDGE: {"opened": 0, "open_seconds": 0.0, "peak_open_fraction": 0.0}}
+    unrelated = ("breakers", "timing")  # the breaker's own entry; wall-clock timing
+    assert {k: v for k, v in guarded.items() if k not in unrelated} == {
+        k: v for k, v in bare.items() if k not in unrelated
+    }
+    _check_against_theory(guarded, 0.3, 3)
 
 
 def test_a_binding_token_bucket_obeys_its_token_balance() -> None:

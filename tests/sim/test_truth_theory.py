@@ -50,8 +50,8 @@ def test_mm4_benchmark_model() -> None:
     m = th.mmc(3.2, 1.0, 4)
     assert m.rho == pytest.approx(0.8)
     assert m.p_wait == pytest.approx(direct_erlang_c(4, 3.2))
-    assert m.l == pytest.approx(m.lq + 3.2)  # L = Lq + λ/μ
-    assert m.w == pytest.approx(m.l / 3.2)  # Little
+    # the textbook value by the P0 form: P0 = 0.02730, Lq = P0 * a^c * rho / (c! * (1 - rho)^2) = 2.3857
+    assert (m.lq, m.wq, m.w, m.l) == pytest.approx((2.3857, 0.74554, 1.74554, 5.5857), abs=1e-4)
 
 
 def test_wait_quantile_inverts_the_tail() -> None:
