@@ -61,30 +61,36 @@ class Call:
         self.phase = phase
         self.sent = now
 
-    def arrive(self, _ev: object = None) -> None:
-        self.req.g.service.arrive(self)
+    def arrive(self, _ev: object) -> None:
+        """The call reaches the service after its link delay (a timer callback)."""
+        req = self.req
+        req.g.service.arrive(self, req.env.now)
 
     def served(self, _ev: object) -> None:
         self.req.g.service.finish(self)
 
-    def respond(self, code: Any) -> None:
-        """The service answers; the answer travels back over the link."""
+    def respond(self, code: Any, now: float) -> None:
+        """The service answers at ``now``; the answer travels back over the link."""
         if self.done:
             return
         self.error = code
         link = self.req.g.link
-        if link is None:
-            self.receive()
+        if link is None:  # the common case: answered in place, no timer, ``now`` passed along
+            self.receive(now)
             return
         d = link.delay()
         if d == LOST:
             return
         if d == 0.0:
-            self.receive()
+            self.receive(now)
         else:
-            call_later(self.req.env, d, self.receive)
+            call_later(self.req.env, d, self._received)
 
-    def receive(self, _ev: object = None) -> None:
+    def _received(self, _ev: object) -> None:
+        self.receive(self.req.env.now)
+
+    def receive(self, now: float) -> None:
+        """The answer reaches the client at ``now``: a CAS read goes on to its write, or the attempt ends."""
         if self.done:
             return
         req = self.req
@@ -95,12 +101,12 @@ class Call:
             self.error = None
             self.stage = 0
             g.count_call(req, 2)
-            g.transmit(self)
+            g.transmit(self, now)
             return
         self.done = True
         outcome = SUCCESS if code is None else g.outcome_of(code)
-        g.attempt_done(req, self, outcome)
-        req.deliver(outcome)
+        g.attempt_done(self, outcome, now)
+        req.answered(outcome, now)
 
     def timed_out(self, _ev: object) -> None:
         if self.done:
@@ -113,8 +119,9 @@ class Call:
         outcome = Outcome.timeout(self.phase or TimeoutPhase.ATTEMPT)
         p = outcome.phase.value  # type: ignore[union-attr]
         g.timeouts[p] = g.timeouts.get(p, 0) + 1
-        g.attempt_done(req, self, outcome)
-        req.deliver(outcome)
+        now = req.env.now
+        g.attempt_done(self, outcome, now)
+        req.answered(outcome, now)
 
 
 class Request(CallbackRequest):
@@ -140,9 +147,23 @@ class Request(CallbackRequest):
         self.counted = counted
         self.done_cb = done_cb
 
+    def answered(self, outcome: Outcome, now: float) -> None:
+        """``deliver`` with the clock already read; a final step is handled here, without ``advance``."""
+        step = self.ex.next(now, outcome)
+        if type(step) is Done:  # the common end: skip the dispatch and the ``finish`` hop
+            self.g.finished(self, step, now)
+            cb = self.done_cb
+            if cb is not None:
+                cb(self)
+        else:
+            self.advance(step)
+
     def send(self, step: Attempt) -> None:
+        self.send_at(step, self.env.now)
+
+    def send_at(self, step: Attempt, now: float) -> None:
+        """Start the attempt ``step`` at ``now``: count it, arm its timeout, put the call on the wire."""
         g = self.g
-        now = self.env.now
         op = g.first_op
         c = Call(self, op, step.phase, now)
         g.attempts += 1
@@ -160,9 +181,9 @@ class Request(CallbackRequest):
             else:
                 g.timeout(timeout).callbacks.append(c.timed_out)
         if g.link is None:
-            g.service.arrive(c)
+            g.service.arrive(c, now)
         else:
-            g.transmit(c)
+            g.transmit(c, now)
 
     def waiting(self, step: Wait) -> None:
         g = self.g
@@ -170,7 +191,7 @@ class Request(CallbackRequest):
         g.retries[cause] = g.retries.get(cause, 0) + 1
 
     def finish(self, step: Done | GiveUp) -> None:
-        self.g.finished(self, step)
+        self.g.finished(self, step, self.env.now)
         cb = self.done_cb
         if cb is not None:
             cb(self)
@@ -262,7 +283,7 @@ class GroupRT:
     # -- requests ----------------------------------------------------------------------
     def start(self, instance: int, done_cb: Any = None) -> None:
         env = self.env
-        now = env.now
+        now = env.now  # read once; passed down the request's first step
         ex = self.pipelines[instance].begin(now, idempotent=self.idempotent)
         counted = now >= self.warmup
         req = Request(env, ex, self, instance, now, counted, done_cb)
@@ -272,23 +293,27 @@ class GroupRT:
             self.c_requests += 1
             self.c_in_flight += 1
         self.offered_s[int(now)] += 1
-        req.advance(ex.next(now))
+        step = ex.next(now)
+        if type(step) is Attempt:  # the common first step: send it with the clock already read
+            req.send_at(step, now)  # type: ignore[arg-type]
+        else:
+            req.advance(step)
 
     def count_call(self, req: Request, op: int) -> None:
         self.calls[op] += 1
         if req.counted:
             self.c_calls[op] += 1
 
-    def transmit(self, c: Call) -> None:
+    def transmit(self, c: Call, now: float) -> None:
         link = self.link
         if link is None:
-            self.service.arrive(c)
+            self.service.arrive(c, now)
             return
         d = link.delay()
         if d == LOST:
             return
         if d == 0.0:
-            self.service.arrive(c)
+            self.service.arrive(c, now)
         else:
             call_later(self.env, d, c.arrive)
 
@@ -312,12 +337,12 @@ class GroupRT:
             self._outcomes[code] = out
         return out
 
-    def attempt_done(self, req: Request, c: Call, outcome: Outcome) -> None:
+    def attempt_done(self, c: Call, outcome: Outcome, now: float) -> None:
         # outcomes here are long-lived (SUCCESS, cached verdicts, timeout singletons): key them by identity
         entry = self._att.get(id(outcome))
         if entry is None:
             entry = self._att[id(outcome)] = [outcome, outcome.kind.value, [0] * (len(self.buckets) + 1), 0.0]
-        dur = self.env.now - c.sent
+        dur = now - c.sent
         entry[2][bisect_left(self.buckets, dur)] += 1
         entry[3] += dur
 
@@ -332,8 +357,7 @@ class GroupRT:
                 out[kind] = (list(hist), total)
         return dict(sorted(out.items()))
 
-    def finished(self, req: Request, step: Done | GiveUp) -> None:
-        now = self.env.now
+    def finished(self, req: Request, step: Done | GiveUp, now: float) -> None:
         latency = now - req.t0
         self.in_flight -= 1
         counted = req.counted

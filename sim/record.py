@@ -46,6 +46,7 @@ class BreakerTracker:
         self.n = instances
         self.warmup = warmup
         self.state = ["closed"] * instances
+        self.unsettled: set[int] = set()  # instances not closed: the only ones a transition can fall due in
         self.counts = dict.fromkeys(STATES, 0)
         self.counts["closed"] = instances
         self.open_since = [math.nan] * instances
@@ -74,6 +75,10 @@ class BreakerTracker:
             late = self._t - now
             self._area += late * ((new == "open") - (old == "open"))
         self.state[i] = new
+        if new == "closed":
+            self.unsettled.discard(i)
+        else:
+            self.unsettled.add(i)
         self.counts[old] -= 1
         self.counts[new] += 1
         key = (old, new)
@@ -126,6 +131,8 @@ class Recorder:
         self.service_bins: list[ServiceBins] = []
         self.samples = ScrapeStore()
         self._labels: dict[tuple[str, ...], tuple[tuple[str, str], ...]] = {}
+        self._group_cuts: list[tuple[GroupRT, GroupBins]] = []
+        self._service_cuts: list[tuple[ServiceRT, ServiceBins]] = []
         self._bin_start = 0.0
         self._k = 0
         self._finished = False
@@ -137,9 +144,12 @@ class Recorder:
         call_later(self.env, 0.0, self._scrape_tick)
 
     def _bin_tick(self, _ev: object) -> None:
-        self.cut_bin(self.env.now)
-        self._k += 1
-        call_later(self.env, (self._k + 1) * self.bin_width - self.env.now, self._bin_tick)
+        env = self.env
+        now = env.now
+        self.cut_bin(now)
+        self._k = k = self._k + 1
+        # the next end is computed from the bin index, not by adding widths (no drift)
+        env.timeout((k + 1) * self.bin_width - now).callbacks.append(self._bin_tick)
 
     def _scrape_tick(self, _ev: object) -> None:
         self.scrape_now(self.env.now)
@@ -148,6 +158,9 @@ class Recorder:
     def _columns(self) -> None:
         self.group_bins = [GroupBins(g, self.breakers.get(g.name)) for g in self.groups]
         self.service_bins = [ServiceBins(s) for s in self.services]
+        # (entity, its columns) pairs, built once: the bin cut runs every bin and walks these
+        self._group_cuts = list(zip(self.groups, self.group_bins, strict=True))
+        self._service_cuts = list(zip(self.services, self.service_bins, strict=True))
 
     def finish(self) -> None:
         """After the last cut: merge the stored latency histograms of counted requests into each
@@ -159,24 +172,28 @@ class Recorder:
             b.latency.merge_counted(g.c_latency)
 
     def cut_bin(self, end: float) -> None:
-        """Append each entity's cumulative counters at ``end`` (differences are taken in ``bins_frame``)."""
+        """Append each entity's cumulative counters at ``end`` (differences are taken in ``bins_frame``).
+
+        Runs once per bin (every simulated second by default), so it is written flat: one pass over
+        the (entity, columns) pairs, a tuple per column family, no helper calls on the common path.
+        """
         if end - self._bin_start <= 0:
             return
         if len(self.group_bins) != len(self.groups) or len(self.service_bins) != len(self.services):
             self._columns()
         k = len(self.ends)
         self.ends.append(end)
-        for g, b in zip(self.groups, self.group_bins, strict=True):
+        for g, b in self._group_cuts:
             retries = sum(g.retries.values())
             b.counts.extend((g.offered, g.attempts, g.successes, g.good, retries, g.in_flight))
-            f, fc = g.failures, b.failures
-            fc.sizes.append(len(f))
+            f = g.failures
+            b.failures.sizes.append(len(f))
             if f:
-                fc.values.extend(f.values())
-            f, fc = g.degraded, b.degraded
-            fc.sizes.append(len(f))
+                b.failures.values.extend(f.values())
+            f = g.degraded
+            b.degraded.sizes.append(len(f))
             if f:
-                fc.values.extend(f.values())
+                b.degraded.values.extend(f.values())
             lb = g.lat_bin
             if lb.n:
                 b.latency.add(k, lb, 0)
@@ -190,14 +207,19 @@ class Recorder:
                 b.tokens.append(sum(x.available(end) for x in budgets) / len(budgets))
             tr = b.tracker
             if tr is not None:
-                tick_breakers(g, end)
+                if tr.unsettled:  # tick_breakers(g, tr, end): only breakers not closed can have one due
+                    tick_breakers(g, tr, end)
                 counts = tr.counts
                 tr._area += counts["open"] * (end - tr._t)  # take_area(end), inline
                 tr._t = end
                 b.breaker.extend((tr.opened_total, tr._area, *counts.values()))
                 tr._area = 0.0
-        for s, sb in zip(self.services, self.service_bins, strict=True):
-            s._acc(end)
+        for s, sb in self._service_cuts:
+            dt = end - s._t  # s._acc(end), inline
+            if dt:
+                s.area_busy += s.busy * dt
+                s.area_queue += s.queued * dt
+                s._t = end
             sb.cuts.extend(
                 (
                     s.arrivals,
@@ -256,7 +278,7 @@ class Recorder:
                 add(("resilience_budget_tokens", n, sum(b.available(t) for b in budgets) / len(budgets)))
             tr = self.breakers.get(g.name)
             if tr is not None:
-                tick_breakers(g, t)
+                tick_breakers(g, tr, t)
                 for state, count in tr.counts.items():
                     add(("resilience_breaker_state", lab(e, "state", state), count / tr.n))
                 kinds, failure_rate, slow_rate, late = breaker_totals(g, t)
@@ -272,13 +294,18 @@ class Recorder:
         self.samples.append(t, out)
 
 
-def tick_breakers(g: GroupRT, t: float) -> None:
+def tick_breakers(g: GroupRT, tr: BreakerTracker, t: float) -> None:
     """Apply the group's breaker transitions due by ``t`` (each stamped at its due time, so the
-    simulation's decisions do not depend on when this runs) before their state is sampled."""
-    for p in g.pipelines:
-        b: Any = p.breaker
-        if b is not None:
-            b.tick(t)
+    simulation's decisions do not depend on when this runs) before their state is sampled.
+
+    Only breakers that are not closed can have a transition due; the tracker knows which (closed
+    breakers are most of them, most of the time), and they are ticked in instance order."""
+    if not tr.unsettled:
+        return
+    pipelines = g.pipelines
+    for i in sorted(tr.unsettled):
+        b: Any = pipelines[i].breaker
+        b.tick(t)
 
 
 def breaker_totals(g: GroupRT, t: float) -> tuple[list[int], float, float, int]:

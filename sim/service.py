@@ -24,7 +24,7 @@ _REFUSE_SPEC = ErrorSpec(probability=1.0, refuse=True)
 
 
 class ServiceRT:
-    """One service. A call arrives with ``arrive(call)`` and is answered by ``call.respond(code)``.
+    """One service. A call arrives with ``arrive(call, now)`` and is answered by ``call.respond(code, now)``.
 
     ``code`` is None for success, or the evidence: an ``ErrorSpec``, ``QUEUE_FULL``,
     ``REFUSED`` or ``CONFLICT`` (the client's classifier turns it into an outcome).
@@ -109,8 +109,7 @@ class ServiceRT:
         return held + sum(1 for c in self.queue if c.stage == 1 and c.svc_arrival >= since)
 
     # -- the call path ----------------------------------------------------------------
-    def arrive(self, c: Call) -> None:
-        now = self.env.now
+    def arrive(self, c: Call, now: float) -> None:
         self.arrivals += 1
         counted = now >= self.warmup
         if counted:
@@ -120,7 +119,7 @@ class ServiceRT:
             self.refused += 1
             if counted:
                 self.c_refused += 1
-            c.respond(REFUSED)
+            c.respond(REFUSED, now)
             return
         errors = self.errors
         if errors or self.bursts:
@@ -135,7 +134,7 @@ class ServiceRT:
                     if counted:
                         self.c_fast_errors += 1
                 self.errors_sent += 1
-                c.respond(REFUSED if spec.refuse else spec)
+                c.respond(REFUSED if spec.refuse else spec, now)
                 return
             c.error = spec
         if self.busy < self.capacity:
@@ -154,7 +153,7 @@ class ServiceRT:
             self.queue_full += 1
             if counted:
                 self.c_queue_full += 1
-            c.respond(QUEUE_FULL)
+            c.respond(QUEUE_FULL, now)
 
     def _draw_error(self) -> ErrorSpec | None:
         u = self.err_u()
@@ -208,16 +207,16 @@ class ServiceRT:
         spec = c.error
         if spec is not None:
             self.errors_sent += 1
-            c.respond(spec)
+            c.respond(spec, now)
         elif c.op == 2:  # conditional write
             if c.version == self.version:
                 self.version += 1
-                c.respond(None)
+                c.respond(None, now)
             else:
-                c.respond(CONFLICT)
+                c.respond(CONFLICT, now)
         else:
             c.version = self.version
-            c.respond(None)
+            c.respond(None, now)
 
     def _pull(self, now: float) -> None:
         q = self.queue
