@@ -23,13 +23,13 @@ lint: $(STAMP)
 	$(PY) -m ruff format --check resilience
 
 typecheck: $(STAMP)
-	$(PY) -m mypy --strict resilience
+	$(PY) -m mypy --strict resilience dashboards alerts
 
 test: $(STAMP) system-tools lint typecheck
 	$(PY) -m pytest -q -m "not verify"
 
 verify: $(STAMP) system-tools
-	$(PY) -m pytest -q -m verify
+	$(PY) -m pytest -q -m verify --timeout 1500  # long runs: a per-test bound for a loaded machine
 
 bench: $(STAMP)
 	$(PY) benchmarks/overhead.py

@@ -9,6 +9,12 @@ interleaved, median of repeats; the cost of the bare function is subtracted
 from each. Prints ours / peers for both forms; the target (<= 0.33) is held
 against the faster peer form, i.e. the larger, least flattering ratio.
 
+The front door is measured in the same run, like for like: the decorator
+``@resilience.retry(on=ValueError, attempts=3, timeout=45)`` (no breaker)
+against ``@stamina.retry`` with the same arguments and its default
+instrumentation, and tenacity's ``@retry`` (3 attempts, 45 s, exponential
+jitter). Target: ours <= 0.3 x stamina's per-call cost on the success path.
+
     .venv/bin/python benchmarks/overhead.py [--calls N] [--repeats R]
 """
 
@@ -26,14 +32,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import stamina
+import tenacity
 from peers.tenacity_pybreaker import make_call, make_call_form
 
-from resilience import ExponentialBackoff, FullJitter, Pipeline, RetryConfig
+import resilience
 from resilience.breaker import BreakerConfig, CircuitBreaker
+from resilience.core import ExponentialBackoff, FullJitter, Pipeline, RetryConfig
 from resilience.drivers import SyncDriver
 
 TARGET = 0.33
 PEER_FORMS = ("peers decorator form", "peers call form")
+DECORATOR_TARGET = 0.3
+DECORATORS = ("stamina decorator", "tenacity decorator")
 
 
 def target() -> int:
@@ -54,6 +65,19 @@ def ours() -> Callable[[], int]:
     return lambda: driver.call(target)
 
 
+def decorators() -> dict[str, Callable[[], int]]:
+    """The same success-path call through our decorator, stamina's and tenacity's."""
+    ours_dec = resilience.retry(on=ValueError, attempts=3, timeout=45)(target)
+    stamina_dec = stamina.retry(on=ValueError, attempts=3, timeout=45)(target)
+    tenacity_dec = tenacity.retry(
+        retry=tenacity.retry_if_exception_type(ValueError),
+        stop=tenacity.stop_after_attempt(3) | tenacity.stop_after_delay(45),
+        wait=tenacity.wait_random_exponential(multiplier=0.1, max=5.0),
+        reraise=True,
+    )(target)
+    return {"ours decorator": ours_dec, "stamina decorator": stamina_dec, "tenacity decorator": tenacity_dec}
+
+
 def per_call(fn: Callable[[], object], calls: int) -> float:
     start = time.perf_counter()
     for _ in range(calls):
@@ -71,6 +95,7 @@ def main() -> None:
         "ours": ours(),
         "peers decorator form": make_call(target),
         "peers call form": make_call_form(target),
+        **decorators(),
     }
     for fn in candidates.values():  # warm up
         per_call(fn, 1000)
@@ -81,7 +106,7 @@ def main() -> None:
     med = {name: statistics.median(v) for name, v in samples.items()}
     bare = med["bare"]
     ours_cost = med["ours"] - bare
-    versions = ", ".join(f"{p} {metadata.version(p)}" for p in ("tenacity", "pybreaker"))
+    versions = ", ".join(f"{p} {metadata.version(p)}" for p in ("tenacity", "pybreaker", "stamina"))
     print(f"python {platform.python_version()}, {versions}; {args.calls} calls x {args.repeats} repeats")
     for name in candidates:
         print(f"  {name:20s} {med[name] * 1e6:8.2f} us/call")
@@ -97,6 +122,14 @@ def main() -> None:
         f"ratio ours/peers against the faster peer form ({worst}) = {ratios[worst]:.3f}"
         f" ({verdict} target <= {TARGET})"
     )
+    ours_dec = med["ours decorator"] - bare
+    print(f"overhead ours decorator: {ours_dec * 1e6:.2f} us/call")
+    for name in DECORATORS:
+        cost = med[name] - bare
+        print(f"overhead {name}: {cost * 1e6:.2f} us/call; ours decorator / it = {ours_dec / cost:.3f}")
+    ratio = ours_dec / (med["stamina decorator"] - bare)
+    verdict = "meets" if ratio <= DECORATOR_TARGET else "MISSES"
+    print(f"ratio ours decorator / stamina decorator = {ratio:.3f} ({verdict} target <= {DECORATOR_TARGET})")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from resilience import (
+from resilience.core import (
     ExponentialBackoff,
     FullJitter,
     ManualClock,

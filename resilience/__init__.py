@@ -1,155 +1,75 @@
-"""Resilience primitives as decisions without I/O, plus thin sync and asyncio drivers."""
+"""Resilience for Python calls: one-line retries and breakers over decisions without I/O.
+
+The front door is here: ``retry``, ``attempts``, the retrying callers,
+``breaker``, the exceptions, testing mode and the on/off switch. The
+sans-I/O machinery (pipelines, executions, steps, events, drivers, every
+policy) is in ``resilience.core``; its names are still reachable here for
+now, with a ``DeprecationWarning``.
+"""
 
 from __future__ import annotations
 
+import warnings
+from typing import Any
+
+from . import core, instrumentation, testing
 from ._config import ConfigError
-from .admission import (
-    AIMDConfig,
-    AIMDLimit,
-    Bulkhead,
-    BulkheadConfig,
-    ConcurrencyLimiter,
-    GradientConfig,
-    GradientLimit,
-    TokenBucketConfig,
-    TokenBucketRateLimiter,
-)
-from .backoff import (
-    AdditiveJitter,
-    Backoff,
-    ConstantBackoff,
-    DecorrelatedJitter,
-    EqualJitter,
-    ExponentialBackoff,
-    FullJitter,
-    Jitter,
-    LinearBackoff,
-    NoJitter,
-    ProportionalJitter,
-)
-from .breaker import BreakerConfig, BreakerRegistry, BreakerState, CircuitBreaker
-from .budget import (
-    AdaptiveThrottle,
-    AdaptiveThrottleConfig,
-    BudgetConfig,
-    GrpcRetryThrottle,
-    GrpcRetryThrottleConfig,
-    RatioBudget,
-    RatioBudgetConfig,
-    TokenBucketBudget,
-    TokenBucketBudgetConfig,
-)
-from .classify import Classifier, ClassifierConfig, parse_retry_after
-from .clock import Clock, ManualClock, MonotonicClock, SystemWallClock, WallClock
-from .deadline import Deadline, current_deadline, deadline_scope
-from .drivers import (
-    AsyncDriver,
-    BreakerOpenError,
-    BudgetExhaustedError,
-    DeadlineExceededError,
+from .admission.rejection import BulkheadFull, RateLimited
+from .backoff import ConstantBackoff, ExponentialBackoff, FullJitter
+from .breaker import BreakerConfig, BreakerState
+from .breaking import breaker
+from .clock import ManualClock
+from .deadline import Deadline, deadline_scope
+from .errors import (
+    BreakerOpen,
+    BudgetExhausted,
+    DeadlineExceeded,
+    Refused,
     RequestFailed,
-    SyncDriver,
-    resilient,
+    RetriesExhausted,
 )
-from .events import EventKind, Listener, TraceEvent
-from .execution import Execution
-from .execution_policy import ExecutionPolicy
-from .fallback import Fallback, FallbackConfig, FallbackResult, Tier
-from .idempotency import IdempotencyConfig, IdempotencyStore, KeyState
-from .outcome import FailureReason, Outcome, OutcomeKind, TimeoutPhase, TimeoutSource
-from .pipeline import Pipeline
-from .pipeline_config import PipelineConfig
-from .protocols import BreakerLike, BudgetLike, Grant, Permit
-from .retry import RetryConfig
-from .rng import RandomSource
-from .steps import Attempt, Done, GiveUp, Step, Wait
-from .timeouts import LayeredTimeouts, PropagationConfig, TimeoutRecord, TimeoutRegistry
+from .retrying import AsyncRetryingCaller, RetryingCaller, RetryOptions, attempts, retry
+from .switches import is_active, set_active
 
 __all__ = [
-    "AIMDConfig",
-    "AIMDLimit",
-    "AdaptiveThrottle",
-    "AdaptiveThrottleConfig",
-    "AdditiveJitter",
-    "AsyncDriver",
-    "Attempt",
-    "Backoff",
+    "AsyncRetryingCaller",
     "BreakerConfig",
-    "BreakerLike",
-    "BreakerOpenError",
-    "BreakerRegistry",
+    "BreakerOpen",
     "BreakerState",
-    "BudgetConfig",
-    "BudgetExhaustedError",
-    "BudgetLike",
-    "Bulkhead",
-    "BulkheadConfig",
-    "CircuitBreaker",
-    "Classifier",
-    "ClassifierConfig",
-    "Clock",
-    "ConcurrencyLimiter",
+    "BudgetExhausted",
+    "BulkheadFull",
     "ConfigError",
     "ConstantBackoff",
     "Deadline",
-    "DeadlineExceededError",
-    "DecorrelatedJitter",
-    "Done",
-    "EqualJitter",
-    "EventKind",
-    "Execution",
-    "ExecutionPolicy",
+    "DeadlineExceeded",
     "ExponentialBackoff",
-    "FailureReason",
-    "Fallback",
-    "FallbackConfig",
-    "FallbackResult",
     "FullJitter",
-    "GiveUp",
-    "GradientConfig",
-    "GradientLimit",
-    "Grant",
-    "GrpcRetryThrottle",
-    "GrpcRetryThrottleConfig",
-    "IdempotencyConfig",
-    "IdempotencyStore",
-    "Jitter",
-    "KeyState",
-    "LayeredTimeouts",
-    "LinearBackoff",
-    "Listener",
     "ManualClock",
-    "MonotonicClock",
-    "NoJitter",
-    "Outcome",
-    "OutcomeKind",
-    "Permit",
-    "Pipeline",
-    "PipelineConfig",
-    "PropagationConfig",
-    "ProportionalJitter",
-    "RandomSource",
-    "RatioBudget",
-    "RatioBudgetConfig",
+    "RateLimited",
+    "Refused",
     "RequestFailed",
-    "RetryConfig",
-    "Step",
-    "SyncDriver",
-    "SystemWallClock",
-    "Tier",
-    "TimeoutPhase",
-    "TimeoutRecord",
-    "TimeoutRegistry",
-    "TimeoutSource",
-    "TokenBucketBudget",
-    "TokenBucketBudgetConfig",
-    "TokenBucketConfig",
-    "TokenBucketRateLimiter",
-    "TraceEvent",
-    "Wait",
-    "WallClock",
-    "current_deadline",
+    "RetriesExhausted",
+    "RetryOptions",
+    "RetryingCaller",
+    "attempts",
+    "breaker",
+    "core",
     "deadline_scope",
-    "parse_retry_after",
-    "resilient",
+    "instrumentation",
+    "is_active",
+    "retry",
+    "set_active",
+    "testing",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Yesterday's top-level names: still importable, with a ``DeprecationWarning``."""
+    if name in core.__all__:
+        warnings.warn(
+            f"resilience.{name} moved to resilience.core.{name}; import it from there",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return getattr(core, name)
+    raise AttributeError(f"module 'resilience' has no attribute {name!r}")

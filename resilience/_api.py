@@ -25,6 +25,9 @@ __all__ = ["PACKAGES", "documentation", "render"]
 
 PACKAGES: tuple[str, ...] = (
     "resilience",
+    "resilience.core",
+    "resilience.instrumentation",
+    "resilience.testing",
     "resilience.admission",
     "resilience.breaker",
     "resilience.budget",
@@ -34,7 +37,7 @@ PACKAGES: tuple[str, ...] = (
     "resilience.metrics",
     "resilience.timeouts",
 )
-"""The modules whose ``__all__`` is the public API."""
+"""The modules whose ``__all__`` is the public API: the front door first, then ``resilience.core``."""
 
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 _INTERNAL_BASES = (object, enum.Enum, enum.IntEnum, tuple, Exception, BaseException, ValueError)
@@ -123,7 +126,7 @@ def _own_doc(obj: Any) -> str | None:
 def _attribute_doc(name: str, obj: Any) -> str | None:
     """The string literal right after ``name = ...`` in the module that defines it."""
     for module_name, module in sorted(sys.modules.items()):
-        if not module_name.startswith("resilience") or getattr(module, name, None) is not obj:
+        if not module_name.startswith("resilience") or vars(module).get(name) is not obj:
             continue
         try:
             tree = ast.parse(inspect.getsource(module))

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from .._config import Config, non_negative, rule
 from ..clock import Clock, MonotonicClock
 from ..metrics.counters import CounterSink, LabelCounts
-from .rejection import AdmissionRejected, Rejected, RejectionCause
+from .rejection import Rejected, RejectionCause, rejection_error
 
 __all__ = [
     "ADMITTED",
@@ -219,7 +219,7 @@ class SyncBulkhead:
                     raise
                 decision = core.poll(ticket, clock.now())
             if isinstance(decision, Rejected):
-                raise AdmissionRejected(decision.cause, core.name)
+                raise rejection_error(decision.cause, core.name)
 
     def release(self) -> None:
         with self._cond:
@@ -277,7 +277,7 @@ class AsyncBulkhead:
             finally:
                 self._waiters.pop(ticket, None)
         if isinstance(decision, Rejected):
-            raise AdmissionRejected(decision.cause, core.name)
+            raise rejection_error(decision.cause, core.name)
 
     def release(self) -> None:
         """Free the slot, or hand it to the oldest waiter and wake that waiter."""

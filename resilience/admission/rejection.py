@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import enum
 
-__all__ = ["AdmissionRejected", "RejectionCause", "Rejected"]
+from ..errors import Refused
+
+__all__ = [
+    "AdmissionRejected",
+    "BulkheadFull",
+    "RateLimited",
+    "RejectionCause",
+    "Rejected",
+    "rejection_error",
+]
 
 
 class RejectionCause(enum.Enum):
@@ -44,3 +53,18 @@ class AdmissionRejected(Exception):
 
     def __str__(self) -> str:
         return f"{self.name}: admission refused ({self.cause.value})"
+
+
+class BulkheadFull(AdmissionRejected, Refused):
+    """The bulkhead or concurrency limit had no slot (or the wait for one ended)."""
+
+
+class RateLimited(AdmissionRejected, Refused):
+    """The rate limiter had too few tokens."""
+
+
+def rejection_error(cause: RejectionCause, name: str = "default") -> AdmissionRejected:
+    """The exception for a refusal: ``RateLimited`` or ``BulkheadFull`` (both ``AdmissionRejected``)."""
+    if cause is RejectionCause.RATE_LIMITED:
+        return RateLimited(cause, name)
+    return BulkheadFull(cause, name)

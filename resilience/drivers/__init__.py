@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Unpack
 
 from ..pipeline import Pipeline
-from ._base import ResultClassifier, http_result_classifier
+from ._base import DriverKeywords, ResultClassifier, http_result_classifier
 from .aio import AsyncDriver
 from .errors import BreakerOpenError, BudgetExhaustedError, DeadlineExceededError, RequestFailed
 from .sync import SyncDriver
@@ -17,6 +17,7 @@ __all__ = [
     "BreakerOpenError",
     "BudgetExhaustedError",
     "DeadlineExceededError",
+    "DriverKeywords",
     "RequestFailed",
     "ResultClassifier",
     "SyncDriver",
@@ -27,11 +28,11 @@ __all__ = [
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def resilient(pipeline: Pipeline, **options: Any) -> Callable[[F], F]:
+def resilient(pipeline: Pipeline, **options: Unpack[DriverKeywords]) -> Callable[[F], F]:
     """Decorate a function (``SyncDriver``) or a coroutine function (``AsyncDriver``).
 
-    ``options`` are the driver's keyword arguments (``pass_timeout``,
-    ``idempotent``, ``classify_result`` …).
+    ``options`` are the drivers' common keyword arguments (``pass_timeout``,
+    ``idempotent``, ``classify_result`` …; see ``DriverKeywords``).
     """
 
     def decorate(fn: F) -> F:

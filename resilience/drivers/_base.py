@@ -5,10 +5,10 @@ from __future__ import annotations
 import copy
 import inspect
 from collections.abc import Callable, Mapping
-from typing import Any, Self
+from typing import Any, Self, TypedDict, Unpack
 
 from ..classify import Classifier
-from ..clock import SystemWallClock, WallClock
+from ..clock import Clock, SystemWallClock, WallClock
 from ..deadline import Deadline, current_deadline
 from ..events import TraceEvent
 from ..hooks import report_hook_error
@@ -17,6 +17,8 @@ from ..pipeline import Pipeline
 from ..steps import Attempt
 
 __all__ = [
+    "DriverChanges",
+    "DriverKeywords",
     "DriverOptions",
     "ResultClassifier",
     "aclose_failed",
@@ -29,6 +31,25 @@ __all__ = [
 ResultClassifier = Callable[[Any], Outcome]
 """Maps a returned value (e.g. an HTTP response) to the attempt's ``Outcome``."""
 """Maps a returned value to an outcome (e.g. an HTTP response with a 5xx status to an error)."""
+
+
+class DriverChanges(TypedDict, total=False):
+    """The per-call options ``DriverOptions.options`` may change."""
+
+    classify_result: ResultClassifier | None
+    pass_timeout: str | None
+    idempotent: bool
+    idempotency_key: str | None
+    deadline: Deadline | None
+    trace: list[TraceEvent] | None
+    wall: WallClock | None
+
+
+class DriverKeywords(DriverChanges, total=False):
+    """The keywords both drivers accept (``resilient`` passes them on)."""
+
+    clock: Clock | None
+
 
 _OPTIONS = frozenset(
     {"classify_result", "pass_timeout", "idempotent", "idempotency_key", "deadline", "trace", "wall"}
@@ -77,7 +98,7 @@ class DriverOptions:
         self.deadline = deadline
         self.trace = trace
 
-    def options(self, **changes: Any) -> Self:
+    def options(self, **changes: Unpack[DriverChanges]) -> Self:
         """A copy of this driver with some per-call options changed.
 
         Accepted: ``classify_result``, ``pass_timeout``, ``idempotent``,

@@ -13,35 +13,31 @@ driver starts no tasks of its own.
 
 from __future__ import annotations
 
-import asyncio
 import functools
-import math
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, ParamSpec, TypeVar
 
 from ..clock import Clock, WallClock
 from ..deadline import Deadline
 from ..events import TraceEvent
-from ..outcome import SUCCESS, Outcome, OutcomeKind
 from ..pipeline import Pipeline
-from ..steps import Attempt, Done, GiveUp, Wait
-from ._base import DriverOptions, ResultClassifier, aclose_failed, exception_outcome, scoped_deadline
-from .errors import failure
+from ._base import DriverOptions, ResultClassifier, scoped_deadline
+from .anyio_support import running_clock, running_sleep
+from .exception_outcomes import classic_outcome
+from .loop import AsyncStepLoop, LoopSite
 
 __all__ = ["AsyncDriver"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
-_CANCELLATION = (asyncio.CancelledError, KeyboardInterrupt, SystemExit, GeneratorExit)
-_INF = math.inf
-
 
 class AsyncDriver(DriverOptions):
     """Awaits a coroutine function through ``pipeline``: ``await driver.call(fn, *args)`` or ``@driver.wrap``.
 
     ``clock`` defaults to the running loop's clock (``loop.time``), ``sleep``
-    to ``asyncio.sleep``. Results, errors and give-up are handled as in
+    to ``asyncio.sleep`` (under trio, through anyio: ``anyio.current_time`` and
+    ``anyio.sleep``, attempts bounded by an anyio cancel scope). Results, errors and give-up are handled as in
     ``SyncDriver``.
     """
 
@@ -52,7 +48,7 @@ class AsyncDriver(DriverOptions):
         pipeline: Pipeline,
         *,
         clock: Clock | None = None,
-        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+        sleep: Callable[[float], Awaitable[object]] | None = None,
         wall: WallClock | None = None,
         classify_result: ResultClassifier | None = None,
         pass_timeout: str | None = None,
@@ -76,7 +72,22 @@ class AsyncDriver(DriverOptions):
 
     async def call(self, fn: Callable[P, Coroutine[Any, Any, R]], /, *args: P.args, **kwargs: P.kwargs) -> R:
         """Await ``fn(*args, **kwargs)`` with retries; return its result or raise ``RequestFailed``."""
-        now = self.clock.now if self.clock is not None else asyncio.get_running_loop().time
+        pass_timeout = self.pass_timeout
+        async for attempt in self.attempts():
+            if pass_timeout is not None:  # the attempt's remaining time (None: unbounded)
+                kwargs[pass_timeout] = attempt.timeout
+            async with attempt:
+                attempt.result = await fn(*args, **kwargs)
+            if attempt.done:
+                break
+        return attempt.result  # type: ignore[no-any-return]
+
+    def attempts(self) -> AsyncStepLoop:
+        """One request's attempts: ``async for attempt in driver.attempts(): async with attempt: ...``.
+
+        Call it inside the running event loop (its clock is read at once).
+        """
+        now = self.clock.now if self.clock is not None else running_clock()
         pipeline = self.pipeline
         ex = pipeline.begin(
             now(),
@@ -85,56 +96,11 @@ class AsyncDriver(DriverOptions):
             idempotency_key=self.idempotency_key,
             trace=self.trace,
         )
-        pass_timeout = self.pass_timeout
-        classify = self.classify_result
-        result: Any = None
-        error: BaseException | None = None
-        try:
-            step = ex.next(now())
-            while True:
-                if type(step) is Attempt:
-                    if pass_timeout is not None:  # the attempt's remaining time (None: unbounded)
-                        kwargs[pass_timeout] = None if step.timeout == _INF else step.timeout
-                    bound = asyncio.timeout(None if step.timeout == _INF else step.timeout)
-                    outcome: Outcome
-                    try:
-                        async with bound:
-                            result = await fn(*args, **kwargs)
-                    except _CANCELLATION:
-                        raise
-                    except BaseException as exc:
-                        result, error = None, exc
-                        if bound.expired() and isinstance(exc, TimeoutError):
-                            outcome = Outcome.timeout(step.phase) if step.phase else Outcome.timeout()
-                        else:
-                            outcome = exception_outcome(
-                                pipeline.classifier,
-                                exc,
-                                step,
-                                ours=pass_timeout is not None,
-                                wall_now=self.wall.wall(),
-                            )
-                            if outcome.kind is OutcomeKind.CANCELLED:
-                                raise
-                    else:
-                        error = None
-                        outcome = SUCCESS if classify is None else classify(result)
-                    step = ex.next(now(), outcome)
-                elif type(step) is Wait:
-                    if result is not None:  # classified as a failure and not handed back
-                        await aclose_failed(result, pipeline.name)
-                        result = None
-                    await self.sleep(step.delay)
-                    step = ex.next(now())
-                elif type(step) is Done:
-                    return result  # type: ignore[no-any-return]
-                else:
-                    break
-        except BaseException:
-            ex.cancel(now())  # settles whatever the execution still holds
-            raise
-        assert isinstance(step, GiveUp)
-        raise failure(step, ex.attempts, result) from error
+        outcome_of = classic_outcome(pipeline.classifier, self.wall, ours=self.pass_timeout is not None)
+        sleep = self.sleep if self.sleep is not None else running_sleep()
+        return AsyncStepLoop(
+            ex, now, sleep, LoopSite(outcome_of, self.classify_result, True, (), "", pipeline.name)
+        )
 
     def wrap(self, fn: Callable[P, Coroutine[Any, Any, R]]) -> Callable[P, Coroutine[Any, Any, R]]:
         """Decorator form of ``call``."""

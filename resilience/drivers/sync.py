@@ -23,27 +23,22 @@ one driver may serve many threads.
 from __future__ import annotations
 
 import functools
-import math
 import time
 from collections.abc import Callable
-from typing import Any, ParamSpec, TypeVar
+from typing import ParamSpec, TypeVar
 
 from ..clock import Clock, MonotonicClock, WallClock
 from ..deadline import Deadline
 from ..events import TraceEvent
-from ..outcome import SUCCESS, OutcomeKind
 from ..pipeline import Pipeline
-from ..steps import Attempt, Done, GiveUp, Wait
-from ._base import DriverOptions, ResultClassifier, close_failed, exception_outcome, scoped_deadline
-from .errors import failure
+from ._base import DriverOptions, ResultClassifier, scoped_deadline
+from .exception_outcomes import classic_outcome
+from .loop import LoopSite, StepLoop
 
 __all__ = ["SyncDriver"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-_CANCELLATION = (KeyboardInterrupt, SystemExit, GeneratorExit)
-_INF = math.inf
 
 
 class SyncDriver(DriverOptions):
@@ -87,6 +82,18 @@ class SyncDriver(DriverOptions):
 
     def call(self, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
         """Run ``fn(*args, **kwargs)`` with retries; return its result or raise ``RequestFailed``."""
+        pass_timeout = self.pass_timeout
+        for attempt in self.attempts():
+            if pass_timeout is not None:  # the attempt's remaining time (None: unbounded)
+                kwargs[pass_timeout] = attempt.timeout
+            with attempt:
+                attempt.result = fn(*args, **kwargs)
+            if attempt.done:
+                break
+        return attempt.result  # type: ignore[no-any-return]
+
+    def attempts(self) -> StepLoop:
+        """One request's attempts: ``for attempt in driver.attempts(): with attempt: ...``."""
         now = self.clock.now
         pipeline = self.pipeline
         ex = pipeline.begin(
@@ -96,50 +103,10 @@ class SyncDriver(DriverOptions):
             idempotency_key=self.idempotency_key,
             trace=self.trace,
         )
-        pass_timeout = self.pass_timeout
-        classify = self.classify_result
-        result: Any = None
-        error: BaseException | None = None
-        try:
-            step = ex.next(now())
-            while True:
-                if type(step) is Attempt:
-                    if pass_timeout is not None:  # the attempt's remaining time (None: unbounded)
-                        kwargs[pass_timeout] = None if step.timeout == _INF else step.timeout
-                    try:
-                        result = fn(*args, **kwargs)
-                    except _CANCELLATION:
-                        raise
-                    except BaseException as exc:
-                        result, error = None, exc
-                        outcome = exception_outcome(
-                            pipeline.classifier,
-                            exc,
-                            step,
-                            ours=pass_timeout is not None,
-                            wall_now=self.wall.wall(),
-                        )
-                        if outcome.kind is OutcomeKind.CANCELLED:
-                            raise
-                    else:
-                        error = None
-                        outcome = SUCCESS if classify is None else classify(result)
-                    step = ex.next(now(), outcome)
-                elif type(step) is Wait:
-                    if result is not None:  # classified as a failure and not handed back
-                        close_failed(result, pipeline.name)
-                        result = None
-                    self.sleep(step.delay)
-                    step = ex.next(now())
-                elif type(step) is Done:
-                    return result  # type: ignore[no-any-return]
-                else:
-                    break
-        except BaseException:
-            ex.cancel(now())  # settles whatever the execution still holds
-            raise
-        assert isinstance(step, GiveUp)
-        raise failure(step, ex.attempts, result) from error
+        outcome_of = classic_outcome(pipeline.classifier, self.wall, ours=self.pass_timeout is not None)
+        return StepLoop(
+            ex, now, self.sleep, LoopSite(outcome_of, self.classify_result, True, (), "", pipeline.name)
+        )
 
     def wrap(self, fn: Callable[P, R]) -> Callable[P, R]:
         """Decorator form of ``call``."""

@@ -88,8 +88,8 @@ _SPECS = (
     _c("resilience_listener_errors_total", ("name",),
        "Exceptions raised by user listeners (hooks), isolated from the decisions they observed."),
     # timeouts
-    _c("resilience_timeouts_total", ("source", "phase"),
-       "Timeouts fired, by source (client/gateway/backend) and phase "
+    _c("resilience_timeouts_total", ("name", "source", "phase"),
+       "Timeouts fired on an edge (name), by source (client/gateway/backend) and phase "
        "(connect/read_header/read/write/idle/attempt/deadline)."),
     _c("resilience_deadline_clamped_total", ("source",),
        "Propagated budgets larger than the receiver's maximum and cut to it."),

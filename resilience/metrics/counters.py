@@ -46,8 +46,8 @@ class Counters:
             current = self._values.get(key, 0.0)
             self._values[key] = current + amount
 
-    def value(self, name: str, **labels: str) -> float:
-        """The current value of ``name{labels}`` (0 if never incremented)."""
+    def value(self, name: str, /, **labels: str) -> float:
+        """The value of ``name{labels}`` (0 if never incremented); a ``name`` label goes in ``labels``."""
         key = (name, tuple(sorted(labels.items())))
         return self._values.get(key, 0.0)
 

@@ -199,7 +199,7 @@ class PrometheusExporter:
             self._child("resilience_attempt_duration_seconds", source, event.label).observe(event.value)
             if event.evidence.startswith("timeout_"):
                 phase = event.evidence[len("timeout_") :]
-                self._child("resilience_timeouts_total", "client", phase).inc()
+                self._child("resilience_timeouts_total", source, "client", phase).inc()
         elif kind is EventKind.WAIT:
             self._child("resilience_retries_total", source, event.label).inc()
             if event.label == "retry_after_clamped":

@@ -78,18 +78,25 @@ class ListSink:
 class TimeoutRecorder:
     """Builds a record when a timeout fires, counts it, and hands it to the sink.
 
-    Counted as ``resilience_timeouts_total{source, phase}``. Time comes from the
-    injected wall clock only.
+    Counted as ``resilience_timeouts_total{name, source, phase}``, ``name``
+    being the edge (caller->target) the recorder watches, the same label the
+    pipeline's metrics carry. Time comes from the injected wall clock only.
     """
 
-    __slots__ = ("counters", "sink", "wall")
+    __slots__ = ("counters", "name", "sink", "wall")
 
     def __init__(
-        self, wall: WallClock, sink: RecordSink | None = None, counters: CounterSink | None = None
+        self,
+        wall: WallClock,
+        sink: RecordSink | None = None,
+        counters: CounterSink | None = None,
+        *,
+        name: str = "default",
     ) -> None:
         self.wall = wall
         self.sink = sink
         self.counters = counters
+        self.name = name
 
     def fire(
         self,
@@ -104,7 +111,9 @@ class TimeoutRecorder:
         """Record that ``source`` gave up in ``phase``; returns the record."""
         record = TimeoutRecord(self.wall.wall(), trace_id, span, source, phase, explicit, timeout)
         if self.counters is not None:
-            self.counters.inc(TIMEOUTS_TOTAL, {"source": source.value, "phase": phase.value})
+            self.counters.inc(
+                TIMEOUTS_TOTAL, {"name": self.name, "source": source.value, "phase": phase.value}
+            )
         if self.sink is not None:
             self.sink(record)
         return record

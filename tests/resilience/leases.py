@@ -13,7 +13,7 @@ import threading
 from collections import Counter
 from typing import Any
 
-from resilience import Grant, Outcome, Permit
+from resilience.core import Grant, Outcome, Permit
 from resilience.protocols import BreakerLike, BudgetLike
 
 __all__ = ["LeaseLedger", "RecordingBreaker", "RecordingBudget"]

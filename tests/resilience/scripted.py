@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from resilience import (
+from resilience.core import (
     Attempt,
     Done,
     EventKind,

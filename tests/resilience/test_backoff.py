@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from resilience import (
+from resilience.core import (
     AdditiveJitter,
     ConstantBackoff,
     DecorrelatedJitter,

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from resilience import EventKind, FailureReason, GiveUp, Outcome, Pipeline, RetryConfig, TraceEvent
 from resilience.breaker import BreakerConfig, BreakerState, CircuitBreaker
+from resilience.core import EventKind, FailureReason, GiveUp, Outcome, Pipeline, RetryConfig, TraceEvent
 from resilience.outcome import CANCELLED, OutcomeKind
 from resilience.protocols import BreakerLike, Permit
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from resilience import ConfigError
 from resilience.breaker import BreakerConfig, WindowType
+from resilience.core import ConfigError
 from resilience.outcome import OutcomeKind
 
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from concurrency import hammer
 from leases import LeaseLedger, RecordingBreaker
 
-from resilience import BreakerConfig, CircuitBreaker, Outcome, Permit
+from resilience.core import BreakerConfig, CircuitBreaker, Outcome, Permit
 
 THREADS = 16
 CALLS = 4_000

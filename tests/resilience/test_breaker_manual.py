@@ -7,9 +7,8 @@ from typing import Any
 
 import pytest
 
-import resilience.breaker.machine as machine
-from resilience import ConfigError
-from resilience.breaker import ALLOWED_TRANSITIONS, BreakerConfig, BreakerState, CircuitBreaker
+from resilience.breaker import ALLOWED_TRANSITIONS, BreakerConfig, BreakerState, CircuitBreaker, machine
+from resilience.core import ConfigError
 from resilience.hooks import listener_errors
 from resilience.outcome import Outcome
 from resilience.protocols import Permit

@@ -8,8 +8,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from resilience import Outcome
 from resilience.breaker import ALLOWED_TRANSITIONS, BreakerConfig, BreakerState, CircuitBreaker, WindowType
+from resilience.core import Outcome
 from resilience.outcome import CANCELLED
 from resilience.protocols import Permit
 

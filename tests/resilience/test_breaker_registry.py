@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from concurrency import hammer, swap_lock
 
-from resilience import Outcome
 from resilience.breaker import BreakerConfig, BreakerRegistry, BreakerState, CircuitBreaker
+from resilience.core import Outcome
 
 ERR = Outcome.error("http_500", retryable=True)
 CFG = BreakerConfig(

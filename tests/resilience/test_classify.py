@@ -14,7 +14,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from resilience import Classifier, ClassifierConfig, OutcomeKind, TimeoutPhase, parse_retry_after
+from resilience.core import Classifier, ClassifierConfig, OutcomeKind, TimeoutPhase, parse_retry_after
 
 C = Classifier()
 

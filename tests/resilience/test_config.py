@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from resilience import (
+from resilience._config import Config, non_negative, positive, rule
+from resilience.core import (
     AdditiveJitter,
     ClassifierConfig,
     ConfigError,
@@ -26,7 +27,6 @@ from resilience import (
     ProportionalJitter,
     RetryConfig,
 )
-from resilience._config import Config, non_negative, positive, rule
 
 # ---------------------------------------------------------------------------
 # a tiny TOML writer (the standard library only reads TOML)

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from resilience import Deadline, ManualClock, current_deadline, deadline_scope
+from resilience.core import Deadline, ManualClock, current_deadline, deadline_scope
 
 
 def test_after_is_absolute() -> None:

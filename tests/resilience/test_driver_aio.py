@@ -8,7 +8,7 @@ import random
 import pytest
 from scripted import Response, asyncio_test, fail, hang, http, ok, play, run_async
 
-from resilience import (
+from resilience.core import (
     ConstantBackoff,
     Deadline,
     EventKind,

@@ -12,7 +12,15 @@ from httpserver import aio_get
 from prometheus_client import CollectorRegistry
 from scripted import asyncio_test
 
-from resilience import ConstantBackoff, Deadline, EventKind, FailureReason, Pipeline, RetryConfig, TraceEvent
+from resilience.core import (
+    ConstantBackoff,
+    Deadline,
+    EventKind,
+    FailureReason,
+    Pipeline,
+    RetryConfig,
+    TraceEvent,
+)
 from resilience.drivers import AsyncDriver, DeadlineExceededError, http_result_classifier
 from resilience.metrics.prometheus import PrometheusExporter
 
@@ -110,7 +118,7 @@ async def test_the_retry_leaves_at_the_attempt_timeout_while_the_server_is_still
     ]
     assert trace[2].value == pytest.approx(ATTEMPT_TIMEOUT, abs=TOLERANCE)
     timeouts = registry.get_sample_value(
-        "resilience_timeouts_total", {"source": "client", "phase": "attempt"}
+        "resilience_timeouts_total", {"name": "api", "source": "client", "phase": "attempt"}
     )
     assert timeouts == 1.0
     timeout_attempts = {"name": "api", "outcome": "timeout"}
@@ -133,7 +141,7 @@ async def test_the_deadline_bound_fires_with_the_deadline_phase() -> None:
         assert len(server.started) == 1 and server.finished == [False]
     assert info.value.attempts == 1 and isinstance(info.value.__cause__, TimeoutError)
     assert (trace[1].label, trace[2].evidence) == ("deadline", "timeout_deadline")
-    labels = {"source": "client", "phase": "deadline"}
+    labels = {"name": "api", "source": "client", "phase": "deadline"}
     assert registry.get_sample_value("resilience_timeouts_total", labels) == 1.0
     failures = {"name": "api", "result": "failure", "reason": "deadline_exceeded"}
     assert registry.get_sample_value("resilience_requests_total", failures) == 1.0

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from resilience import (
+from resilience.core import (
     BreakerConfig,
     BreakerState,
     CircuitBreaker,

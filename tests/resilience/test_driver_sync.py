@@ -9,7 +9,7 @@ import threading
 import pytest
 from scripted import Response, fail, hang, http, ok, play, run_sync
 
-from resilience import (
+from resilience.core import (
     ConstantBackoff,
     Deadline,
     EventKind,

@@ -11,8 +11,8 @@ from urllib.error import HTTPError
 import pytest
 from httpserver import Answer, Response, aio_get, scripted_server
 
-from resilience import ConstantBackoff, EventKind, FailureReason, Pipeline, RetryConfig, TraceEvent
 from resilience.breaker import BreakerConfig, BreakerState, CircuitBreaker
+from resilience.core import ConstantBackoff, EventKind, FailureReason, Pipeline, RetryConfig, TraceEvent
 from resilience.drivers import (
     AsyncDriver,
     BreakerOpenError,

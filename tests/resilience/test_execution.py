@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from resilience import (
+from resilience.core import (
     Attempt,
     ConstantBackoff,
     Deadline,

@@ -15,7 +15,7 @@ import random
 
 import pytest
 
-from resilience import (
+from resilience.core import (
     BreakerConfig,
     CircuitBreaker,
     ConstantBackoff,

@@ -13,7 +13,8 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
 import resilience.execution
-from resilience import (
+from resilience.breaker import BreakerConfig, BreakerState, CircuitBreaker
+from resilience.core import (
     Attempt,
     ConstantBackoff,
     EventKind,
@@ -25,7 +26,6 @@ from resilience import (
     TraceEvent,
     Wait,
 )
-from resilience.breaker import BreakerConfig, BreakerState, CircuitBreaker
 from resilience.metrics import CATALOG, LATENCY_BUCKETS
 from resilience.metrics.prometheus import PrometheusExporter
 from resilience.protocols import Grant, Permit
@@ -209,7 +209,7 @@ def test_scripted_execution_gives_exact_samples(
     assert value(registry, "resilience_local_rejections_total", name="db", reason="breaker_open") == 1.0
     assert value(registry, "resilience_local_rejections_total", name="api", reason="breaker_open") is None
 
-    assert value(registry, "resilience_timeouts_total", source="client", phase="attempt") == 1.0
+    assert value(registry, "resilience_timeouts_total", name="api", source="client", phase="attempt") == 1.0
 
     # request 1 took 0.25 + 0.5 + 0.25 + 2.0 + 0.25 = 3.25 s; request 2 took 0.25 s
     assert value(registry, "resilience_request_duration_seconds_count", name="api", result="success") == 1.0
@@ -255,8 +255,8 @@ def test_deadline_timeouts_are_counted_by_phase(
 ) -> None:
     clock = ManualClock()
     p = Pipeline(RetryConfig(max_attempts=3, timeout=1.0), listeners=[exporter], name="api")
-    run(p, [Outcome.timeout(resilience.TimeoutPhase.DEADLINE)], clock, duration=1.0)
-    assert value(registry, "resilience_timeouts_total", source="client", phase="deadline") == 1.0
+    run(p, [Outcome.timeout(resilience.core.TimeoutPhase.DEADLINE)], clock, duration=1.0)
+    assert value(registry, "resilience_timeouts_total", name="api", source="client", phase="deadline") == 1.0
     assert (
         value(registry, "resilience_requests_total", name="api", result="failure", reason="deadline_exceeded")
         == 1.0

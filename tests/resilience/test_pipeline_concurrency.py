@@ -29,7 +29,8 @@ from concurrency import hammer, swap_lock
 from leases import LeaseLedger, RecordingBreaker, RecordingBudget
 
 import resilience.pipeline
-from resilience import (
+from resilience.breaker import ALLOWED_TRANSITIONS
+from resilience.core import (
     Attempt,
     BreakerConfig,
     BreakerState,
@@ -47,7 +48,6 @@ from resilience import (
     TokenBucketBudgetConfig,
     Wait,
 )
-from resilience.breaker import ALLOWED_TRANSITIONS
 
 THREADS = 16
 CALLS = 6_000

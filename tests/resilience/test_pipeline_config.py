@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 from test_config import to_toml
 
-from resilience import (
+from resilience.breaker import CircuitBreaker
+from resilience.budget import AdaptiveThrottle, TokenBucketBudget
+from resilience.core import (
     AdaptiveThrottleConfig,
     BreakerConfig,
     ClassifierConfig,
@@ -25,8 +27,6 @@ from resilience import (
     TokenBucketBudgetConfig,
     Wait,
 )
-from resilience.breaker import CircuitBreaker
-from resilience.budget import AdaptiveThrottle, TokenBucketBudget
 
 KINDS = "adaptive, grpc, ratio, token_bucket"
 

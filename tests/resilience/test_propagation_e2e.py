@@ -105,7 +105,9 @@ def test_backend_gives_up_first_and_is_named_as_the_source() -> None:
         "B",
     )
     assert record.explicit  # B's deadline came from a propagated header, not a default
-    assert counters.value("resilience_timeouts_total", source="backend", phase="deadline") == 1
+    assert (
+        counters.value("resilience_timeouts_total", name="default", source="backend", phase="deadline") == 1
+    )
     assert counters.total("resilience_timeouts_total") == 1
 
     # budgets shrink hop by hop: client ~600 ms (700 - 100 reserve, rounded down), then A's remaining - 100

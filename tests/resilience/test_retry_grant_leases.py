@@ -14,7 +14,7 @@ import pytest
 from leases import LeaseLedger, RecordingBreaker, RecordingBudget
 from test_retry_grants import breaker_opens, edge, interrupted, oversleeps, refused, sleep_fails
 
-from resilience import CircuitBreaker, ManualClock, Outcome, Pipeline
+from resilience.core import CircuitBreaker, ManualClock, Outcome, Pipeline
 from resilience.drivers import BreakerOpenError, DeadlineExceededError, SyncDriver
 
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import pytest
 
-from resilience import (
+from resilience.core import (
     BreakerConfig,
     CircuitBreaker,
     ConstantBackoff,

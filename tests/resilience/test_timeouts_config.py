@@ -71,7 +71,7 @@ def test_round_trip() -> None:
 
 def test_recorder_builds_counts_and_sinks_a_record() -> None:
     clock, sink, counters = ManualClock(2.5, epoch=1_700_000_000.0), ListSink(), Counters()
-    rec = TimeoutRecorder(clock, sink, counters)
+    rec = TimeoutRecorder(clock, sink, counters, name="web->api")
     got = rec.fire(TimeoutSource.GATEWAY, TimeoutPhase.DEADLINE, trace_id="t1", span="s1", explicit=False,
                    timeout=0.85)  # fmt: skip
     assert got == TimeoutRecord(
@@ -87,10 +87,16 @@ def test_recorder_builds_counts_and_sinks_a_record() -> None:
         "timeout_enforced": False,
         "timeout_ms": 850,
     }
-    assert counters.value("resilience_timeouts_total", source="gateway", phase="deadline") == 1
-    assert counters.value("resilience_timeouts_total", source="backend", phase="deadline") == 0
+    assert (
+        counters.value("resilience_timeouts_total", name="web->api", source="gateway", phase="deadline") == 1
+    )
+    assert (
+        counters.value("resilience_timeouts_total", name="web->api", source="backend", phase="deadline") == 0
+    )
     rec.fire(TimeoutSource.GATEWAY, TimeoutPhase.DEADLINE)
-    assert counters.value("resilience_timeouts_total", source="gateway", phase="deadline") == 2
+    assert (
+        counters.value("resilience_timeouts_total", name="web->api", source="gateway", phase="deadline") == 2
+    )
     assert TimeoutRecorder(clock).fire(TimeoutSource.CLIENT, TimeoutPhase.READ).timeout is None
 
 
@@ -100,7 +106,7 @@ def test_counters_check_the_catalog() -> None:
         c.inc("nope_total", {})
     with pytest.raises(ValueError, match="metric 'resilience_in_flight' is a gauge, not a counter"):
         c.inc("resilience_in_flight", {"name": "x"})
-    with pytest.raises(ValueError, match=r"takes labels \['source', 'phase'\], got \['source'\]"):
+    with pytest.raises(ValueError, match=r"takes labels \['name', 'source', 'phase'\], got \['source'\]"):
         c.inc("resilience_timeouts_total", {"source": "client"})
     with pytest.raises(ValueError, match="increment -1: must be >= 0"):
         c.inc("resilience_deadline_clamped_total", {"source": "client"}, -1)

@@ -68,7 +68,10 @@ def test_slow_header_client_is_cut_at_read_header() -> None:
         assert 0.15 <= elapsed < 1.0
         assert [r.phase for r in sink.records] == [TimeoutPhase.READ_HEADER]
         assert sink.records[0].timeout == 0.2 and sink.records[0].explicit
-        assert counters.value("resilience_timeouts_total", source="backend", phase="read_header") == 1
+        assert (
+            counters.value("resilience_timeouts_total", name="default", source="backend", phase="read_header")
+            == 1
+        )
 
     asyncio.run(main())
 
@@ -100,7 +103,9 @@ def test_slow_body_is_cut_at_read() -> None:
             writer.close()
         assert [f.phase for f in srv.fired] == [TimeoutPhase.READ]
         assert sink.records[0].timeout == 0.3
-        assert counters.value("resilience_timeouts_total", source="backend", phase="read") == 1
+        assert (
+            counters.value("resilience_timeouts_total", name="default", source="backend", phase="read") == 1
+        )
 
     asyncio.run(main())
 
@@ -129,7 +134,9 @@ def test_slow_reader_is_cut_at_write() -> None:
         assert fired.phase is TimeoutPhase.WRITE
         assert 0.2 <= elapsed < 2.0
         assert [(r.source, r.phase) for r in sink.records] == [(TimeoutSource.BACKEND, TimeoutPhase.WRITE)]
-        assert counters.value("resilience_timeouts_total", source="backend", phase="write") == 1
+        assert (
+            counters.value("resilience_timeouts_total", name="default", source="backend", phase="write") == 1
+        )
 
     asyncio.run(main())
 
@@ -154,7 +161,9 @@ def test_idle_keep_alive_connection_is_cut_at_idle(idle: float | None, explicit:
         assert fired.phase is TimeoutPhase.IDLE and fired.explicit is explicit
         assert 0.15 <= elapsed < 1.0
         assert sink.records[0].phase is TimeoutPhase.IDLE and sink.records[0].explicit is explicit
-        assert counters.value("resilience_timeouts_total", source="backend", phase="idle") == 1
+        assert (
+            counters.value("resilience_timeouts_total", name="default", source="backend", phase="idle") == 1
+        )
 
     asyncio.run(main())
 
@@ -191,7 +200,7 @@ def test_client_is_cut_at_read_when_the_server_never_answers() -> None:
                 )
         assert (info.value.phase, info.value.source) == (TimeoutPhase.READ, TimeoutSource.CLIENT)
         assert sink.records[0].trace_id == "t-1"
-        assert counters.value("resilience_timeouts_total", source="client", phase="read") == 1
+        assert counters.value("resilience_timeouts_total", name="default", source="client", phase="read") == 1
 
     asyncio.run(main())
 
@@ -288,7 +297,9 @@ def test_client_is_cut_at_write_when_the_server_never_reads() -> None:
             (TimeoutSource.CLIENT, TimeoutPhase.WRITE, "t-w")
         ]
         assert sink.records[0].timeout == 0.25 and sink.records[0].explicit
-        assert counters.value("resilience_timeouts_total", source="client", phase="write") == 1
+        assert (
+            counters.value("resilience_timeouts_total", name="default", source="client", phase="write") == 1
+        )
         assert counters.total("resilience_timeouts_total") == 1
 
     asyncio.run(main())
@@ -330,7 +341,9 @@ def test_client_is_cut_at_connect_when_the_listen_backlog_is_full() -> None:
         assert [(r.source, r.phase, r.trace_id) for r in sink.records] == [
             (TimeoutSource.CLIENT, TimeoutPhase.CONNECT, "t-c")
         ]
-        assert counters.value("resilience_timeouts_total", source="client", phase="connect") == 1
+        assert (
+            counters.value("resilience_timeouts_total", name="default", source="client", phase="connect") == 1
+        )
         assert counters.total("resilience_timeouts_total") == 1
 
     asyncio.run(main())

@@ -1,7 +1,8 @@
 """One script of outcomes through every driver gives identical decision traces.
 
-The sync driver and one asyncio runner play the script on a ``ManualClock``
-(the callee raises the timeout itself). ``run_async_timeouts`` plays it on an
+The sync driver, one asyncio runner and every front-door form (decorator,
+caller object, ``for`` / ``async for`` blocks, sync and async) play the script
+on a ``ManualClock`` (the callee raises the timeout itself). ``run_async_timeouts`` plays it on an
 event loop whose clock jumps to the next timer: each attempt is bounded by the
 driver's own ``asyncio.timeout``, which cancels a hanging callee.
 """
@@ -16,9 +17,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from front_door_runners import FRONT_DOOR_RUNNERS
 from scripted import RUNNERS, Reply, Response, Run, fail, hang, http, ok, play, run_stepwise
 
-from resilience import (
+from resilience.core import (
     EventKind,
     ExponentialBackoff,
     FailureReason,
@@ -155,7 +157,7 @@ def run_async_timeouts(
         return runner.run(main())
 
 
-ALL_RUNNERS = {**RUNNERS, "asyncio_timeout": run_async_timeouts}
+ALL_RUNNERS = {**RUNNERS, "asyncio_timeout": run_async_timeouts, **FRONT_DOOR_RUNNERS}
 
 
 def runs(script: list[Reply], timeout: float = 10.0) -> dict[str, Run]:

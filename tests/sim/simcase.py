@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from resilience import ExponentialBackoff, FullJitter, RetryConfig
+from resilience.core import ExponentialBackoff, FullJitter, RetryConfig
 from sim import (
     ClientGroup,
     Exponential,

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from simcase import identity, small
 
-from resilience import RetryConfig
 from resilience.breaker import BreakerConfig
 from resilience.budget import TokenBucketBudgetConfig
+from resilience.core import RetryConfig
 from sim import (
     ClientGroup,
     ClosedLoop,

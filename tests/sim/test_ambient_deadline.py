@@ -12,7 +12,7 @@ import random
 import simpy
 from simcase import small
 
-from resilience import Deadline, Outcome, Pipeline, RetryConfig, deadline_scope
+from resilience.core import Deadline, Outcome, Pipeline, RetryConfig, deadline_scope
 from resilience.steps import Attempt, Done
 from sim import run
 from sim.driver import SimPyDriver

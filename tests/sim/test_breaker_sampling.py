@@ -13,8 +13,8 @@ from typing import Any
 
 import pandas as pd
 
-from resilience import RetryConfig
 from resilience.breaker import BreakerConfig
+from resilience.core import RetryConfig
 from sim import ClientGroup, ErrorBurst, Exponential, Poisson, Scenario, Service, run
 
 

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from resilience import ConstantBackoff, RetryConfig
+from resilience.core import ConstantBackoff, RetryConfig
 from sim import (
     Burst,
     CapacityDrop,

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "resilience"))
 from scripted import RUNNERS, Reply, Response, Run, fail, failure, hang, http, ok, outcome_of, play, run_sync
 from test_trace_parity import SCRIPTS, make_pipeline, run_async_timeouts
 
-from resilience import Attempt, Done, EventKind, ManualClock, Outcome, Pipeline, TimeoutPhase, TraceEvent
+from resilience.core import Attempt, Done, EventKind, ManualClock, Outcome, Pipeline, TimeoutPhase, TraceEvent
 from resilience.steps import GiveUp
 from sim.client import GroupRT
 from sim.distributions import Constant, Exponential
