@@ -279,14 +279,7 @@ class Retrying:
 
         @functools.wraps(fn)
         def retrying(*args: P.args, **kwargs: P.kwargs) -> R:
-            for attempt in policy.sync_loop(name):
-                if pass_timeout is not None:
-                    kwargs[pass_timeout] = attempt.timeout
-                with attempt:
-                    attempt.result = fn(*args, **kwargs)
-                if attempt.done:
-                    break
-            return attempt.result  # type: ignore[no-any-return]
+            return policy.sync_loop(name).call(fn, args, kwargs, pass_timeout)  # type: ignore[no-any-return]
 
         return retrying
 
@@ -352,15 +345,8 @@ class RetryingCaller:
         self._policy = _Policy(on, options, "call")
 
     def __call__(self, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
-        pass_timeout = self._policy.pass_timeout
-        for attempt in self._policy.sync_loop(getattr(fn, "__qualname__", repr(fn))):
-            if pass_timeout is not None:
-                kwargs[pass_timeout] = attempt.timeout
-            with attempt:
-                attempt.result = fn(*args, **kwargs)
-            if attempt.done:
-                break
-        return attempt.result  # type: ignore[no-any-return]
+        loop = self._policy.sync_loop(getattr(fn, "__qualname__", repr(fn)))
+        return loop.call(fn, args, kwargs, self._policy.pass_timeout)  # type: ignore[no-any-return]
 
 
 class AsyncRetryingCaller:

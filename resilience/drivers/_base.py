@@ -67,6 +67,7 @@ class DriverOptions:
     """
 
     __slots__ = (
+        "_site",
         "classify_result",
         "deadline",
         "idempotency_key",
@@ -97,6 +98,7 @@ class DriverOptions:
         self.idempotency_key = idempotency_key
         self.deadline = deadline
         self.trace = trace
+        self._site: Any = None  # the loop site the driver builds once (drivers/loop.py)
 
     def options(self, **changes: Unpack[DriverChanges]) -> Self:
         """A copy of this driver with some per-call options changed.
@@ -110,6 +112,7 @@ class DriverOptions:
         new = copy.copy(self)
         for name, value in changes.items():
             setattr(new, name, value)
+        new._site = None
         return new
 
 

@@ -23,8 +23,7 @@ from ..events import TraceEvent
 from ..pipeline import Pipeline
 from ._base import DriverOptions, ResultClassifier, scoped_deadline
 from .anyio_support import running_clock, running_sleep
-from .exception_outcomes import classic_outcome
-from .loop import AsyncStepLoop, LoopSite
+from .loop import AsyncStepLoop, driver_site
 
 __all__ = ["AsyncDriver"]
 
@@ -96,11 +95,8 @@ class AsyncDriver(DriverOptions):
             idempotency_key=self.idempotency_key,
             trace=self.trace,
         )
-        outcome_of = classic_outcome(pipeline.classifier, self.wall, ours=self.pass_timeout is not None)
         sleep = self.sleep if self.sleep is not None else running_sleep()
-        return AsyncStepLoop(
-            ex, now, sleep, LoopSite(outcome_of, self.classify_result, True, (), "", pipeline.name)
-        )
+        return AsyncStepLoop(ex, now, sleep, driver_site(self))
 
     def wrap(self, fn: Callable[P, Coroutine[Any, Any, R]]) -> Callable[P, Coroutine[Any, Any, R]]:
         """Decorator form of ``call``."""

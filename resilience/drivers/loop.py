@@ -30,9 +30,9 @@ from ..errors import BreakerOpen, BudgetExhausted, DeadlineExceeded, RequestFail
 from ..execution import Execution
 from ..outcome import CANCELLED, SUCCESS, FailureReason, Outcome, OutcomeKind
 from ..steps import Attempt, Done, GiveUp, Step, Wait
-from ._base import aclose_failed, close_failed
+from ._base import DriverOptions, aclose_failed, close_failed
 from .errors import failure
-from .exception_outcomes import ExceptionOutcome
+from .exception_outcomes import ExceptionOutcome, classic_outcome
 from .retry_events import RetryHook, report_give_up, report_retry
 
 __all__ = ["AsyncStepLoop", "LoopSite", "StepLoop"]
@@ -57,7 +57,7 @@ class LoopSite:
     ``source`` is the pipeline's name (for isolated errors).
     """
 
-    __slots__ = ("classify_result", "hooks", "name", "outcome_of", "source", "wrap")
+    __slots__ = ("classifier", "classify_result", "hooks", "name", "outcome_of", "source", "wrap")
 
     def __init__(
         self,
@@ -74,6 +74,20 @@ class LoopSite:
         self.hooks = hooks
         self.name = name
         self.source = source
+        self.classifier: object = None  # the classifier ``outcome_of`` was built on (driver sites)
+
+
+def driver_site(driver: DriverOptions) -> LoopSite:
+    """The site every call through ``driver`` shares, built once per driver (and per classifier)."""
+    site: LoopSite | None = driver._site
+    pipeline = driver.pipeline
+    classifier = pipeline.classifier
+    if site is None or site.classifier is not classifier:
+        outcome_of = classic_outcome(classifier, driver.wall, ours=driver.pass_timeout is not None)
+        site = LoopSite(outcome_of, driver.classify_result, True, (), "", pipeline.name)
+        site.classifier = classifier
+        driver._site = site
+    return site
 
 
 class _Loop:
@@ -234,6 +248,28 @@ class StepLoop(_Loop):
         if error is self._error:
             raise error
         raise error from self._error
+
+    def call(
+        self, fn: Callable[..., Any], args: Any, kwargs: dict[str, Any], pass_timeout: str | None
+    ) -> Any:
+        """The call forms: ``fn(*args, **kwargs)`` as the block of every attempt; its result or the give-up.
+
+        Exactly ``for attempt in loop: with attempt: attempt.result = fn(...)``,
+        without the iterator and context-manager protocol on the success path.
+        """
+        while True:
+            self.__next__()  # the next attempt (after any wait), or the give-up raised
+            if pass_timeout is not None:  # the attempt's remaining time (None: unbounded)
+                kwargs[pass_timeout] = self.timeout
+            try:
+                self.result = fn(*args, **kwargs)
+            except BaseException as exc:
+                if not self._report(exc):
+                    raise  # the original exception goes on, its traceback intact
+                continue
+            self.__exit__(None, None, None)
+            if self.done:
+                return self.result
 
     def __enter__(self) -> StepLoop:
         return self

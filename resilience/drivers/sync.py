@@ -32,8 +32,7 @@ from ..deadline import Deadline
 from ..events import TraceEvent
 from ..pipeline import Pipeline
 from ._base import DriverOptions, ResultClassifier, scoped_deadline
-from .exception_outcomes import classic_outcome
-from .loop import LoopSite, StepLoop
+from .loop import StepLoop, driver_site
 
 __all__ = ["SyncDriver"]
 
@@ -82,15 +81,7 @@ class SyncDriver(DriverOptions):
 
     def call(self, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
         """Run ``fn(*args, **kwargs)`` with retries; return its result or raise ``RequestFailed``."""
-        pass_timeout = self.pass_timeout
-        for attempt in self.attempts():
-            if pass_timeout is not None:  # the attempt's remaining time (None: unbounded)
-                kwargs[pass_timeout] = attempt.timeout
-            with attempt:
-                attempt.result = fn(*args, **kwargs)
-            if attempt.done:
-                break
-        return attempt.result  # type: ignore[no-any-return]
+        return self.attempts().call(fn, args, kwargs, self.pass_timeout)  # type: ignore[no-any-return]
 
     def attempts(self) -> StepLoop:
         """One request's attempts: ``for attempt in driver.attempts(): with attempt: ...``."""
@@ -103,10 +94,7 @@ class SyncDriver(DriverOptions):
             idempotency_key=self.idempotency_key,
             trace=self.trace,
         )
-        outcome_of = classic_outcome(pipeline.classifier, self.wall, ours=self.pass_timeout is not None)
-        return StepLoop(
-            ex, now, self.sleep, LoopSite(outcome_of, self.classify_result, True, (), "", pipeline.name)
-        )
+        return StepLoop(ex, now, self.sleep, driver_site(self))
 
     def wrap(self, fn: Callable[P, R]) -> Callable[P, R]:
         """Decorator form of ``call``."""

@@ -205,7 +205,8 @@ def test_generations_hold_under_contention() -> None:
     broken, breaker = run_generations(CircuitBreaker)
     assert broken == []
     m = breaker.metrics()
-    assert m.late > 100 and m.transitions[(BreakerState.HALF_OPEN, BreakerState.OPEN)] > 10
+    # the run exercised what it guards (counts vary with thread scheduling; 70-3000 seen)
+    assert m.late > 20 and m.transitions[(BreakerState.HALF_OPEN, BreakerState.OPEN)] > 10
     assert m.transitions[(BreakerState.HALF_OPEN, BreakerState.CLOSED)] > 10
 
 
