@@ -1,16 +1,28 @@
 """The front door's ambient settings: the global on/off switch and testing mode.
 
 Only the front-door forms (``retry``, ``attempts``, the retrying callers,
-``breaker``) read these; the core is told ``now`` and never looks here.
+``breaker``) and the drivers' and gates' default clock and sleep read these;
+the core is told ``now`` and never looks here.
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
 from dataclasses import dataclass
 
 from .clock import ManualClock
 
-__all__ = ["Mode", "current", "is_active", "set_active", "set_mode"]
+__all__ = [
+    "DefaultClock",
+    "Mode",
+    "current",
+    "default_async_sleep",
+    "default_sleep",
+    "is_active",
+    "set_active",
+    "set_mode",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,3 +69,32 @@ def set_active(active: bool) -> None:
 def is_active() -> bool:
     """Whether retrying is on (``set_active``)."""
     return _mode.active
+
+
+class DefaultClock:
+    """The clock of drivers and gates built without one: testing mode's clock when it is on, else
+    ``time.monotonic``. Read at every call, so turning testing mode on reaches existing drivers."""
+
+    __slots__ = ()
+
+    def now(self) -> float:
+        clock = _mode.clock
+        return clock.now() if clock is not None else time.monotonic()
+
+
+def default_sleep(seconds: float) -> None:
+    """Sleep, or in testing mode advance its clock instead (no real waiting)."""
+    clock = _mode.clock
+    if clock is not None:
+        clock.sleep(seconds)
+    else:
+        time.sleep(seconds)
+
+
+async def default_async_sleep(seconds: float) -> None:
+    """``asyncio.sleep``, or in testing mode advance its clock instead (yielding once)."""
+    clock = _mode.clock
+    if clock is not None:
+        await clock.async_sleep(seconds)
+    else:
+        await asyncio.sleep(seconds)

@@ -19,8 +19,9 @@ from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass, field
 
 from .._config import Config, non_negative, rule
-from ..clock import Clock, MonotonicClock
+from ..clock import Clock
 from ..metrics.counters import CounterSink, LabelCounts
+from ..switches import DefaultClock, current
 from .rejection import Rejected, RejectionCause, rejection_error
 
 __all__ = [
@@ -200,7 +201,7 @@ class SyncBulkhead:
 
     def __init__(self, bulkhead: Bulkhead, clock: Clock | None = None) -> None:
         self.bulkhead = bulkhead
-        self.clock: Clock = clock or MonotonicClock()
+        self.clock: Clock = clock or DefaultClock()  # testing mode's clock while it is on
         self._cond = threading.Condition()
 
     def acquire(self) -> None:
@@ -236,10 +237,13 @@ class SyncBulkhead:
 
 
 class _LoopClock:
+    """The running loop's clock, or testing mode's clock while it is on."""
+
     __slots__ = ()
 
     def now(self) -> float:
-        return asyncio.get_running_loop().time()
+        testing = current().clock
+        return testing.now() if testing is not None else asyncio.get_running_loop().time()
 
 
 class AsyncBulkhead:

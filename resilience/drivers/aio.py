@@ -21,6 +21,7 @@ from ..clock import Clock, WallClock
 from ..deadline import Deadline
 from ..events import TraceEvent
 from ..pipeline import Pipeline
+from ..switches import current
 from ._base import DriverOptions, ResultClassifier, scoped_deadline
 from .anyio_support import running_clock, running_sleep
 from .loop import AsyncStepLoop, driver_site
@@ -86,7 +87,11 @@ class AsyncDriver(DriverOptions):
 
         Call it inside the running event loop (its clock is read at once).
         """
-        now = self.clock.now if self.clock is not None else running_clock()
+        testing = current().clock  # testing mode: its clock, and waits that only advance it
+        if self.clock is not None:
+            now = self.clock.now
+        else:
+            now = testing.now if testing is not None else running_clock()
         pipeline = self.pipeline
         ex = pipeline.begin(
             now(),
@@ -95,7 +100,10 @@ class AsyncDriver(DriverOptions):
             idempotency_key=self.idempotency_key,
             trace=self.trace,
         )
-        sleep = self.sleep if self.sleep is not None else running_sleep()
+        if self.sleep is not None:
+            sleep = self.sleep
+        else:
+            sleep = testing.async_sleep if testing is not None else running_sleep()
         return AsyncStepLoop(ex, now, sleep, driver_site(self))
 
     def wrap(self, fn: Callable[P, Coroutine[Any, Any, R]]) -> Callable[P, Coroutine[Any, Any, R]]:

@@ -23,14 +23,14 @@ one driver may serve many threads.
 from __future__ import annotations
 
 import functools
-import time
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
-from ..clock import Clock, MonotonicClock, WallClock
+from ..clock import Clock, WallClock
 from ..deadline import Deadline
 from ..events import TraceEvent
 from ..pipeline import Pipeline
+from ..switches import DefaultClock, default_sleep
 from ._base import DriverOptions, ResultClassifier, scoped_deadline
 from .loop import StepLoop, driver_site
 
@@ -43,7 +43,8 @@ R = TypeVar("R")
 class SyncDriver(DriverOptions):
     """Calls a function through ``pipeline``: ``driver.call(fn, *args)`` or ``@driver.wrap``.
 
-    ``clock`` (monotonic) times the decisions, ``sleep`` waits, ``wall`` reads
+    ``clock`` (monotonic; testing mode's clock while it is on) times the decisions, ``sleep`` waits
+    (testing mode: advances its clock instead), ``wall`` reads
     Retry-After dates. ``classify_result`` maps a returned value to an outcome
     (default: any return is a success); exceptions go through the pipeline's
     classifier. On give-up a ``RequestFailed`` (or a subclass) is raised with
@@ -57,7 +58,7 @@ class SyncDriver(DriverOptions):
         pipeline: Pipeline,
         *,
         clock: Clock | None = None,
-        sleep: Callable[[float], object] = time.sleep,
+        sleep: Callable[[float], object] = default_sleep,
         wall: WallClock | None = None,
         classify_result: ResultClassifier | None = None,
         pass_timeout: str | None = None,
@@ -76,7 +77,7 @@ class SyncDriver(DriverOptions):
             deadline=deadline,
             trace=trace,
         )
-        self.clock: Clock = clock if clock is not None else MonotonicClock()
+        self.clock: Clock = clock if clock is not None else DefaultClock()
         self.sleep = sleep
 
     def call(self, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
