@@ -23,7 +23,7 @@ lint: $(STAMP)
 	$(PY) -m ruff format --check resilience
 
 typecheck: $(STAMP)
-	$(PY) -m mypy --strict resilience dashboards alerts
+	$(PY) -m mypy --strict resilience sim dashboards alerts
 
 test: $(STAMP) system-tools lint typecheck
 	$(PY) -m pytest -q -m "not verify"
@@ -36,6 +36,7 @@ bench: $(STAMP)
 
 api-snapshot: $(STAMP)
 	$(PY) -m resilience._api > tests/resilience/api_snapshot.txt
+	$(PY) -m sim._api > tests/sim/api_snapshot.txt
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

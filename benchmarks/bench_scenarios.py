@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sim.loader import scenario_from_dict
-from sim.scenario import Scenario
+from sim.scenario.loader import scenario_from_dict
+from sim.scenario.spec import Scenario
 
 LAM, MU, SERVERS = 3.2, 1.0, 4
 

@@ -33,7 +33,7 @@ def _peak_mb() -> float:
 def scenario(duration: float, rate: float) -> Any:
     sys.path.insert(0, str(HERE))
     sys.path.insert(0, str(HERE.parent))
-    from sim.loader import scenario_from_dict
+    from sim.scenario.loader import scenario_from_dict
 
     data: dict[str, Any] = {
         "name": "bench-memory",

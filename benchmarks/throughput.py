@@ -59,8 +59,8 @@ CLOCKS = {"cpu": time.process_time, "wall": time.perf_counter}
 def private_simpy_access(root: Path) -> list[str]:
     """``file:line`` of every private SimPy attribute used under ``root``."""
     return [
-        f"{path.name}:{n}"
-        for path in sorted(root.glob("*.py"))
+        f"{path.relative_to(root)}:{n}"
+        for path in sorted(root.rglob("*.py"))
         for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
         if PRIVATE.search(line)
     ]

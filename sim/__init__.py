@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from .distributions import (
+from sim.engine import run
+from sim.model.streams import Streams
+from sim.observe.result import RunResult
+from sim.scenario.distributions import (
     Constant,
     Distribution,
     Empirical,
@@ -13,10 +16,8 @@ from .distributions import (
     TruncatedNormal,
     Uniform,
 )
-from .engine import run
-from .loader import ScenarioError, load_scenario, scenario_from_dict
-from .result import RunResult
-from .scenario import (
+from sim.scenario.loader import ScenarioError, load_scenario, scenario_from_dict
+from sim.scenario.spec import (
     CapacityDrop,
     ClientGroup,
     ErrorBurst,
@@ -30,9 +31,8 @@ from .scenario import (
     Scenario,
     Service,
 )
-from .streams import Streams
-from .sweep import run_many
-from .workloads import Burst, ClosedLoop, Fixed, Poisson, Ramp, Schedule, Workload
+from sim.scenario.workloads import Burst, ClosedLoop, Fixed, Poisson, Ramp, Schedule, Workload
+from sim.sweep import run_many
 
 __all__ = [
     "Burst",

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from resilience._config import ConfigError
-
-from .engine import run
-from .loader import ScenarioError, load_scenario
-from .result import RunResult
-from .scenario import Scenario
+from sim.engine import run
+from sim.observe.result import RunResult
+from sim.scenario.loader import ScenarioError, load_scenario
+from sim.scenario.spec import Scenario
 
 __all__ = ["SCENARIOS", "demo_scenarios", "html_report", "run_demo", "run_scenarios", "table"]
 
@@ -53,7 +53,7 @@ def _fmt(v: Any) -> str:
 
 def table(results: list[RunResult]) -> str:
     """A side-by-side text table of the headline figures."""
-    rows = [
+    rows: list[tuple[str, Callable[[dict[str, Any]], Any]]] = [
         ("requests", lambda s: s["requests"]),
         ("attempts", lambda s: s["attempts"]),
         ("amplification", lambda s: s["amplification"]),
@@ -77,8 +77,8 @@ def table(results: list[RunResult]) -> str:
 
 def html_report(results: list[RunResult], path: Path) -> Path:
     """Plotly charts (goodput, attempts, service queue) of each run, side by side, in one HTML file."""
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
+    import plotly.graph_objects as go  # type: ignore[import-untyped]  # plotly ships no type stubs
+    from plotly.subplots import make_subplots  # type: ignore[import-untyped]
 
     fig = make_subplots(
         rows=3,

@@ -2,26 +2,37 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
 
+import numpy as np
 import simpy
 from simpy.core import StopSimulation
 
 from resilience.classify import Classifier
 from resilience.pipeline import Pipeline
-
-from .arrivals import install
-from .client import GroupRT
-from .driver import call_later
-from .network import LinkRT
-from .record import BreakerTracker, Recorder
-from .result import RunResult
-from .scenario import CapacityDrop, ErrorBurst, LatencySpike, Outage, Partition, Scenario
-from .service import ServiceRT
-from .stepper import advance
-from .streams import Streams
+from sim.model.arrivals import install
+from sim.model.client import GroupRT
+from sim.model.driver import call_later
+from sim.model.faults import schedule_faults
+from sim.model.links import LinkRT
+from sim.model.service import ServiceRT
+from sim.model.streams import Streams
+from sim.observe.breakers import BreakerTracker
+from sim.observe.record import Recorder
+from sim.observe.result import RunResult
+from sim.scenario.spec import Scenario
+from sim.stepper import advance
 
 __all__ = ["run"]
+
+
+def _generators(streams: Streams, key: str) -> Callable[[str], np.random.Generator]:
+    """The generator of ``key``'s stream for a purpose."""
+
+    def generator(purpose: str) -> np.random.Generator:
+        return streams.generator(key, purpose)
+
+    return generator
 
 
 def _pipelines(sc: Scenario, name: str, streams: Streams, tracker: BreakerTracker | None) -> list[Pipeline]:
@@ -54,45 +65,6 @@ def _pipelines(sc: Scenario, name: str, streams: Streams, tracker: BreakerTracke
             )
         )
     return out
-
-
-def _faults(
-    env: simpy.Environment, sc: Scenario, services: dict[str, ServiceRT], links: dict[str, LinkRT]
-) -> None:
-    for f in sc.faults:
-        svc, link = services.get(f.target), links.get(f.target)
-
-        def on(_ev: object, f: Any = f, svc: ServiceRT | None = svc, link: LinkRT | None = link) -> None:
-            _apply(f, svc, link, +1)
-
-        def off(_ev: object, f: Any = f, svc: ServiceRT | None = svc, link: LinkRT | None = link) -> None:
-            _apply(f, svc, link, -1)
-
-        call_later(env, f.start, on)
-        call_later(env, f.end, off)
-
-
-def _apply(f: Any, svc: ServiceRT | None, link: LinkRT | None, sign: int) -> None:
-    if isinstance(f, Outage) and svc is not None:
-        svc.outages += sign
-    elif isinstance(f, CapacityDrop) and svc is not None:
-        if sign > 0:
-            svc.drops.append(f.workers)
-        else:
-            svc.drops.remove(f.workers)
-        svc.set_capacity()
-    elif isinstance(f, LatencySpike):
-        if svc is not None:
-            svc.factor = svc.factor * f.factor if sign > 0 else svc.factor / f.factor
-        if link is not None:
-            link.extra = max(0.0, link.extra + sign * f.add)
-    elif isinstance(f, ErrorBurst) and svc is not None:
-        if sign > 0:
-            svc.bursts.append(f.error)
-        else:
-            svc.bursts.remove(f.error)
-    elif isinstance(f, Partition) and link is not None:
-        link.partitioned += sign
 
 
 def run(scenario: Scenario, seed: int = 0, *, progress: bool = False) -> RunResult:
@@ -159,10 +131,10 @@ def run(scenario: Scenario, seed: int = 0, *, progress: bool = False) -> RunResu
             env,
             g,
             sc.clients[name].workload,
-            lambda purpose, name=name: streams.generator(f"clients.{name}", purpose),
+            _generators(streams, f"clients.{name}"),
             group_done,
         )
-    _faults(env, sc, services, links)
+    schedule_faults(env, sc, services, links)
     for s in services.values():
         call_later(env, sc.warmup, s.mark_warmup)
     rec.start()

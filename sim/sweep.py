@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from .scenario import Scenario
+from sim.scenario.spec import Scenario
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -44,7 +44,7 @@ def flatten(summary: dict[str, Any]) -> dict[str, Any]:
 
 
 def _one(scenario: Scenario, seed: int) -> dict[str, Any]:
-    from .engine import run
+    from sim.engine import run
 
     return run(scenario, seed).summary
 

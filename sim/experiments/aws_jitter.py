@@ -39,7 +39,7 @@ from resilience.backoff import (
 )
 
 if TYPE_CHECKING:
-    from sim.scenario import Scenario
+    from sim.scenario.spec import Scenario
 
 __all__ = [
     "BASE",
@@ -167,7 +167,7 @@ SCENARIO_FILE = "scenarios/truth/aws_jitter.toml"
 
 def scenario_for(clients: int, backoff: Backoff, base: Scenario | None = None) -> Scenario:
     """The experiment's scenario with ``clients`` writers using ``backoff``."""
-    from sim.loader import load_scenario
+    from sim.scenario.loader import load_scenario
 
     sc = base if base is not None else load_scenario(_repo_file(SCENARIO_FILE))
     (gname, group), *_ = sc.clients.items()

@@ -9,7 +9,7 @@ from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from sim.scenario import Scenario
+    from sim.scenario.spec import Scenario
 
 __all__ = ["binomial_bound", "replicate", "summary_of", "t_interval"]
 

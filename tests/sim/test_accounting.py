@@ -26,7 +26,7 @@ from sim import (
     Service,
     run,
 )
-from sim.loader import load_scenario
+from sim.scenario.loader import load_scenario
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 SHIPPED = sorted([*SCENARIOS.glob("*.toml"), *SCENARIOS.glob("truth/*.toml")])

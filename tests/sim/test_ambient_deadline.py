@@ -15,7 +15,7 @@ from simcase import small
 from resilience.core import Deadline, Outcome, Pipeline, RetryConfig, deadline_scope
 from resilience.steps import Attempt, Done
 from sim import run
-from sim.driver import SimPyDriver
+from sim.model.driver import SimPyDriver
 
 
 def test_a_simpy_request_ignores_the_scope_it_was_started_in() -> None:

@@ -13,7 +13,7 @@ import numpy as np
 from simcase import small
 
 from sim import ClientGroup, Exponential, Poisson, Service, Streams, run
-from sim.streams import stable_key
+from sim.model.streams import stable_key
 
 ROOT = Path(__file__).resolve().parents[2]
 

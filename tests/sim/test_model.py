@@ -39,7 +39,7 @@ from sim import (
     run,
     run_many,
 )
-from sim.histogram import LogHistogram
+from sim.observe.histogram import LogHistogram
 
 
 def one(

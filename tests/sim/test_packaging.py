@@ -40,7 +40,7 @@ def test_the_wheel_ships_the_demo_scenarios(tmp_path: Path) -> None:
     (wheel,) = tmp_path.glob("*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     assert {"sim/scenarios/retry_storm.toml", "sim/scenarios/retry_storm_resilient.toml"} <= names
-    assert {"sim/demo.py", "sim/cli.py"} <= names
+    assert {"sim/demo.py", "sim/cli/__init__.py", "sim/cli/__main__.py"} <= names
 
 
 def test_the_demo_reads_its_scenarios_from_the_package() -> None:

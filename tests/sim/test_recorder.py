@@ -14,10 +14,10 @@ from simcase import small
 from resilience.breaker import BreakerConfig, CircuitBreaker
 from resilience.outcome import SUCCESS, Outcome
 from sim import run
-from sim.bins import LatencyCuts
-from sim.histogram import LogHistogram
-from sim.record import breaker_totals
-from sim.series import ScrapeStore
+from sim.observe.bins import LatencyCuts
+from sim.observe.breakers import breaker_totals
+from sim.observe.histogram import LogHistogram
+from sim.observe.series import ScrapeStore
 
 FAIL = Outcome.error("http_503", retryable=True)
 

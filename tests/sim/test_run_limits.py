@@ -85,7 +85,7 @@ def test_the_shipped_demo_is_neither_refused_nor_warned_about(
 def test_more_instances_than_memory_holds_are_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr("sim.estimate.available_memory", lambda: 2e9)
+    monkeypatch.setattr("sim.scenario.estimate.available_memory", lambda: 2e9)
     many = scenario(tmp_path, RESILIENT, "instances = 50", "instances = 1000000")
     started, err = rwb(["run", str(many)], monkeypatch, capsys)
     assert not started

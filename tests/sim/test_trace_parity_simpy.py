@@ -27,13 +27,13 @@ from test_trace_parity import SCRIPTS, make_pipeline, run_async_timeouts
 
 from resilience.core import Attempt, Done, EventKind, ManualClock, Outcome, Pipeline, TimeoutPhase, TraceEvent
 from resilience.steps import GiveUp
-from sim.client import GroupRT
-from sim.distributions import Constant, Exponential
-from sim.driver import CallbackRequest, SimPyDriver, call_later
-from sim.network import LinkRT
-from sim.record import Recorder
-from sim.scenario import ClientGroup, ErrorSpec, Link, Service
-from sim.service import ServiceRT
+from sim.model.client import GroupRT
+from sim.model.driver import CallbackRequest, SimPyDriver, call_later
+from sim.model.links import LinkRT
+from sim.model.service import ServiceRT
+from sim.observe.record import Recorder
+from sim.scenario.distributions import Constant, Exponential
+from sim.scenario.spec import ClientGroup, ErrorSpec, Link, Service
 
 
 def _waits(trace: list[TraceEvent]) -> list[float]:

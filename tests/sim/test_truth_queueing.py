@@ -22,10 +22,10 @@ from typing import Any
 import pytest
 from truth_support import SEED, cached_summary, pool, rel, truth_scenario
 
-from sim import theory
+from sim.experiments import theory
 from sim.experiments.stats import replicate, t_interval
-from sim.scenario import Scenario
-from sim.workloads import Poisson
+from sim.scenario.spec import Scenario
+from sim.scenario.workloads import Poisson
 
 # name: (exact measures, bound for W and L, bound for Wq and Lq), relative errors. Each bound is
 # about 4.5 standard deviations of that measure, the deviations measured over 10 seeds.

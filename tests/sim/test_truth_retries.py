@@ -18,9 +18,9 @@ from truth_support import SEED, cached_summary, rel, truth_scenario
 
 from resilience.breaker import BreakerConfig
 from resilience.budget import TokenBucketBudgetConfig
-from sim import theory
+from sim.experiments import theory
 from sim.experiments.stats import binomial_bound, summary_of
-from sim.scenario import ErrorSpec, Scenario
+from sim.scenario.spec import ErrorSpec, Scenario
 
 EDGE = "callers→flaky"
 

@@ -1,4 +1,4 @@
-"""The exact formulas in sim.theory against textbook values and independent forms."""
+"""The exact formulas in sim.experiments.theory against textbook values and independent forms."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from sim import theory as th
+from sim.experiments import theory as th
 
 
 def direct_erlang_c(c: int, a: float) -> float:

@@ -8,8 +8,8 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from sim.loader import load_scenario
-from sim.scenario import Scenario
+from sim.scenario.loader import load_scenario
+from sim.scenario.spec import Scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 TRUTH = ROOT / "scenarios" / "truth"

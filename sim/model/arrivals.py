@@ -9,10 +9,10 @@ from typing import Any
 import numpy as np
 import simpy
 
-from .client import GroupRT, Request
-from .driver import call_later
-from .streams import BlockRandom
-from .workloads import Burst, ClosedLoop, Fixed, Poisson, Ramp, Schedule, Workload
+from sim.model.client import GroupRT, Request
+from sim.model.driver import call_later
+from sim.model.streams import BlockRandom
+from sim.scenario.workloads import Burst, ClosedLoop, Fixed, Poisson, Ramp, Schedule, Workload
 
 __all__ = ["install"]
 
@@ -135,7 +135,16 @@ def _closed(
     for i in range(g.instances):
         for _ in range(users):
             cb = make(i)
-            call_later(env, 0.0, lambda _ev, i=i, cb=cb: g.start(i, cb))
+            call_later(env, 0.0, _user_start(g, i, cb))
+
+
+def _user_start(g: GroupRT, i: int, cb: Callable[[Request], None]) -> Callable[[object], None]:
+    """A timer callback that starts instance ``i``'s first request, ending in ``cb``."""
+
+    def begin(_ev: object) -> None:
+        g.start(i, cb)
+
+    return begin
 
 
 def install(

@@ -6,7 +6,7 @@ import math
 from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import simpy
 
@@ -15,20 +15,20 @@ from resilience.execution import Execution
 from resilience.outcome import SUCCESS, FailureReason, Outcome, OutcomeKind, TimeoutPhase
 from resilience.pipeline import Pipeline
 from resilience.steps import Attempt, Done, GiveUp, Wait
-
-from .driver import CallbackRequest, call_later
-from .histogram import LogHistogram
-from .network import LOST, LinkRT
-from .scenario import ClientGroup, ErrorSpec
-from .service import CONFLICT, QUEUE_FULL, REFUSED, ServiceRT
-
-if TYPE_CHECKING:
-    from .record import Recorder
+from sim.model.calls import Op, Stage
+from sim.model.driver import CallbackRequest, call_later
+from sim.model.links import LOST, LinkRT
+from sim.model.ports import CallTarget, GroupTally
+from sim.model.service import CONFLICT, QUEUE_FULL, REFUSED
+from sim.observe.histogram import LogHistogram
+from sim.scenario.spec import ClientGroup, ErrorSpec
 
 __all__ = ["Call", "GroupRT", "Request"]
 
 _INF = math.inf
 _SUCCESS_KIND = OutcomeKind.SUCCESS
+_CALL, _READ, _WRITE = Op.CALL, Op.READ, Op.WRITE
+_TRAVELLING = Stage.TRAVELLING
 REASONS = tuple(r.value for r in FailureReason)
 KINDS = tuple(k.value for k in OutcomeKind)
 
@@ -46,16 +46,20 @@ class Call:
         "stage",
         "svc_arrival",
         "svc_start",
+        "target",
         "version",
     )
 
-    def __init__(self, req: Request, op: int, phase: TimeoutPhase | None, now: float) -> None:
+    def __init__(
+        self, req: Request, target: CallTarget, op: Op, phase: TimeoutPhase | None, now: float
+    ) -> None:
         self.req = req
+        self.target = target
         self.done = False
-        self.op = op  # 0 call, 1 read, 2 conditional write
+        self.op = op
         self.version = -1
         self.error: ErrorSpec | None = None
-        self.stage = 0  # 0 travelling, 1 queued, 2 in service, 3 served, 4 cancelled
+        self.stage = _TRAVELLING
         self.svc_arrival = -1.0
         self.svc_start = -1.0
         self.phase = phase
@@ -63,11 +67,11 @@ class Call:
 
     def arrive(self, _ev: object) -> None:
         """The call reaches the service after its link delay (a timer callback)."""
-        req = self.req
-        req.g.service.arrive(self, req.env.now)
+        self.target.arrive(self, self.req.env.now)
 
     def served(self, _ev: object) -> None:
-        self.req.g.service.finish(self)
+        """The service time is over (a timer callback)."""
+        self.target.finish(self)
 
     def respond(self, code: Any, now: float) -> None:
         """The service answers at ``now``; the answer travels back over the link."""
@@ -96,11 +100,11 @@ class Call:
         req = self.req
         g = req.g
         code = self.error
-        if self.op == 1 and code is None:  # read answered: now the conditional write
-            self.op = 2
+        if self.op == _READ and code is None:  # read answered: now the conditional write
+            self.op = _WRITE
             self.error = None
-            self.stage = 0
-            g.count_call(req, 2)
+            self.stage = _TRAVELLING
+            g.count_call(req, _WRITE)
             g.transmit(self, now)
             return
         self.done = True
@@ -114,8 +118,9 @@ class Call:
         self.done = True
         req = self.req
         g = req.g
-        if g.service.cancel_on_timeout:
-            g.service.cancel(self)
+        target = self.target
+        if target.cancel_on_timeout:
+            target.cancel(self)
         outcome = Outcome.timeout(self.phase or TimeoutPhase.ATTEMPT)
         p = outcome.phase.value  # type: ignore[union-attr]
         g.timeouts[p] = g.timeouts.get(p, 0) + 1
@@ -165,7 +170,7 @@ class Request(CallbackRequest):
         """Start the attempt ``step`` at ``now``: count it, arm its timeout, put the call on the wire."""
         g = self.g
         op = g.first_op
-        c = Call(self, op, step.phase, now)
+        c = Call(self, g.service, op, step.phase, now)
         g.attempts += 1
         g.calls[op] += 1
         if self.counted:
@@ -205,13 +210,13 @@ class GroupRT:
         env: simpy.Environment,
         name: str,
         cfg: ClientGroup,
-        service: ServiceRT,
+        service: CallTarget,
         link: LinkRT | None,
         pipelines: list[Pipeline],
         classifier: Classifier,
         warmup: float,
         slo: float,
-        recorder: Recorder,
+        recorder: GroupTally,
     ) -> None:
         self.env = env
         self.name = name
@@ -223,14 +228,13 @@ class GroupRT:
         self.instances = len(pipelines)
         self.classifier = classifier
         self.cas = cfg.operation == "cas"
-        self.first_op = 1 if self.cas else 0  # a CAS attempt starts with its read
+        self.first_op = _READ if self.cas else _CALL  # a CAS attempt starts with its read
         self.timeout = env.timeout
         self.idempotent = cfg.idempotent
         self.fallback = cfg.fallback
         self.warmup = warmup
         self.slo = slo
-        self.rec = recorder
-        self.ops = ("read", "write") if self.cas else ("call",)
+        self.ops = (_READ, _WRITE) if self.cas else (_CALL,)
         self._outcomes: dict[Any, Outcome] = {}
         at = cfg.retry.attempt_timeout
         self.attempt_timeout = _INF if at is None else at
@@ -295,11 +299,11 @@ class GroupRT:
         self.offered_s[int(now)] += 1
         step = ex.next(now)
         if type(step) is Attempt:  # the common first step: send it with the clock already read
-            req.send_at(step, now)  # type: ignore[arg-type]
+            req.send_at(step, now)
         else:
             req.advance(step)
 
-    def count_call(self, req: Request, op: int) -> None:
+    def count_call(self, req: Request, op: Op) -> None:
         self.calls[op] += 1
         if req.counted:
             self.c_calls[op] += 1

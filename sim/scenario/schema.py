@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
 import enum
 import types
@@ -9,9 +10,8 @@ import typing
 from typing import Any
 
 from resilience._config import Config
-
-from .loader import REQUIRED, _kinds
-from .scenario import ClientGroup, Scenario, late_type
+from sim.scenario.loader import REQUIRED, _kinds
+from sim.scenario.spec import ClientGroup, Scenario, late_type
 
 __all__ = ["scenario_schema"]
 
@@ -55,7 +55,7 @@ class _Gen:
             return self.config(tp)
         return {}
 
-    def config(self, cls: type[Config]) -> dict[str, Any]:
+    def config(self, cls: builtins.type[Config]) -> dict[str, Any]:
         if not dataclasses.is_dataclass(cls):
             return {"oneOf": [self.config(c) for _, c in sorted(_kinds(cls).items())]}
         key = cls.__name__

@@ -11,8 +11,8 @@ import math
 import os
 from dataclasses import dataclass
 
-from .scenario import ClientGroup, Scenario
-from .workloads import Burst, ClosedLoop, Fixed, Poisson, Ramp, Schedule, Workload
+from sim.scenario.spec import ClientGroup, Scenario
+from sim.scenario.workloads import Burst, ClosedLoop, Fixed, Poisson, Ramp, Schedule, Workload
 
 __all__ = ["Estimate", "available_memory", "estimate", "limit_problems"]
 

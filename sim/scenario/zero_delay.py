@@ -9,15 +9,47 @@ synchronously that recurses without bound, scheduled at delay 0 it hangs.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from resilience._config import ConfigError
-from resilience.classify import Classifier
-
-if TYPE_CHECKING:
-    from .scenario import ClientGroup, ErrorSpec
+from resilience.classify import Classifier, ClassifierConfig
+from resilience.retry import RetryConfig
 
 __all__ = ["ZeroDelayError", "instant_end", "zero_delay_problems"]
+
+
+class ErrorSpec(Protocol):
+    """What this check reads of a scenario's ``ErrorSpec`` (the scenario module depends on this one)."""
+
+    @property
+    def probability(self) -> float: ...
+    @property
+    def status(self) -> int | None: ...
+    @property
+    def retry_after(self) -> float | None: ...
+    @property
+    def sqlstate(self) -> str | None: ...
+    @property
+    def refuse(self) -> bool: ...
+    @property
+    def fast(self) -> bool: ...
+
+
+class ClientGroup(Protocol):
+    """What this check reads of a scenario's ``ClientGroup``."""
+
+    @property
+    def target(self) -> str: ...
+    @property
+    def link(self) -> str | None: ...
+    @property
+    def retry(self) -> RetryConfig: ...
+    @property
+    def breaker(self) -> Any: ...
+    @property
+    def budget(self) -> Any: ...
+    @property
+    def classifier(self) -> ClassifierConfig | None: ...
 
 
 class ZeroDelayError(ConfigError):

@@ -9,8 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from resilience._config import Config, non_negative, positive, rule
-
-from .streams import BlockRandom
+from sim.model.streams import BlockRandom
 
 __all__ = [
     "Constant",
@@ -135,7 +134,7 @@ class TruncatedNormal(Distribution):
         raise ValueError(f"truncated_normal: [{self.low}, {self.high}] has almost no probability mass")
 
     def expected(self) -> float:
-        from scipy import stats
+        from scipy import stats  # type: ignore[import-untyped]  # scipy ships no type stubs
 
         if self.std == 0:
             return abs(self.mean) if self.fold else self.mean

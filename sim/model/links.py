@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .scenario import Link
+from sim.scenario.spec import Link
 
 __all__ = ["LOST", "LinkRT"]
 
@@ -17,7 +17,7 @@ class LinkRT:
     __slots__ = ("_latency", "_loss", "_loss_u", "extra", "lost", "messages", "name", "partitioned")
 
     def __init__(self, name: str, cfg: Link, latency_gen: np.random.Generator, loss_gen: np.random.Generator):
-        from .streams import BlockRandom
+        from sim.model.streams import BlockRandom
 
         self.name = name
         self._latency = cfg.latency.sampler(latency_gen)

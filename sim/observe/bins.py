@@ -14,22 +14,21 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .histogram import _ZERO as ZERO
-from .histogram import SUB, LogHistogram
+from sim.observe.breakers import STATES, BreakerTracker
+from sim.observe.histogram import _ZERO as ZERO
+from sim.observe.histogram import SUB, LogHistogram
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .client import GroupRT
-    from .record import BreakerTracker
-    from .service import ServiceRT
+    from sim.model.client import GroupRT
+    from sim.model.service import ServiceRT
 
 __all__ = ["GroupBins", "LatencyCuts", "ReasonCuts", "ServiceBins", "bins_frame"]
 
 _MERGE_CHUNK = 1 << 15  # stored buckets merged at a time
 
 QUANTILES = (0.5, 0.9, 0.99)
-STATES = ("closed", "open", "half_open", "forced_open", "disabled")
 COUNTS = ("offered", "attempts", "successes", "goodput", "retries")
 SERVICE_COUNTS = ("arrivals", "served", "queue_full", "refused", "errors")
 FIRST = ["bin_start", "bin_end", "entity_kind", "entity"]

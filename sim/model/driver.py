@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Generator
-from typing import Any
+from typing import Any, cast
 
 import simpy
 
@@ -86,7 +86,7 @@ class SimPyDriver:
                     timer = env.timeout(step.timeout)
                     yield call | timer
                     if call.triggered and call.ok:
-                        outcome: Outcome = call.value
+                        outcome: Outcome = cast(Outcome, call.value)
                     else:
                         outcome = Outcome.timeout(step.phase or TimeoutPhase.ATTEMPT)
                 else:
@@ -117,14 +117,13 @@ class CallbackRequest:
         self.advance(self.ex.next(self.env.now, outcome))
 
     def advance(self, step: Attempt | Wait | Done | GiveUp) -> None:
-        cls = type(step)
-        if cls is Attempt:
-            self.send(step)  # type: ignore[arg-type]
-        elif cls is Wait:
-            self.waiting(step)  # type: ignore[arg-type]
+        if isinstance(step, Attempt):
+            self.send(step)
+        elif isinstance(step, Wait):
+            self.waiting(step)
             self.env.timeout(step.delay).callbacks.append(self._resume)
         else:
-            self.finish(step)  # type: ignore[arg-type]
+            self.finish(step)
 
     def _resume(self, _event: object) -> None:
         self.advance(self.ex.next(self.env.now))

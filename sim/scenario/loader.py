@@ -20,9 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from resilience._config import Config, ConfigError
-
-from .scenario import ClientGroup, CrossRuleError, Scenario, late_type
-from .zero_delay import ZeroDelayError
+from sim.scenario.spec import ClientGroup, CrossRuleError, Scenario, late_type
+from sim.scenario.zero_delay import ZeroDelayError
 
 __all__ = ["REQUIRED", "ScenarioError", "load_scenario", "scenario_from_dict"]
 

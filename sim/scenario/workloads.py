@@ -7,8 +7,7 @@ import math
 from dataclasses import dataclass, field
 
 from resilience._config import Config, non_negative, positive, rule
-
-from .distributions import ZERO, Distribution
+from sim.scenario.distributions import ZERO, Distribution
 
 __all__ = ["Burst", "ClosedLoop", "Fixed", "Poisson", "Ramp", "Schedule", "Workload"]
 

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import simpy
 
-from .scenario import ErrorSpec, Service
-from .streams import BlockRandom, fast
-
-if TYPE_CHECKING:
-    from .client import Call
+from sim.model.calls import Op, Stage
+from sim.model.ports import ServiceCall
+from sim.model.streams import BlockRandom, fast
+from sim.scenario.spec import ErrorSpec, Service
 
 __all__ = ["CONFLICT", "QUEUE_FULL", "REFUSED", "ServiceRT"]
 
@@ -20,6 +19,8 @@ QUEUE_FULL = "queue_full"
 REFUSED = "refused"
 CONFLICT = "conflict"
 _INF = math.inf
+_WRITE = Op.WRITE
+_QUEUED, _SERVING, _SERVED, _CANCELLED = Stage.QUEUED, Stage.SERVING, Stage.SERVED, Stage.CANCELLED
 _REFUSE_SPEC = ErrorSpec(probability=1.0, refuse=True)
 
 
@@ -50,9 +51,9 @@ class ServiceRT:
         ll = cfg.load_latency
         self.load_per = 0.0 if ll is None else ll.per_in_flight
         self.load_threshold = 0 if ll is None else ll.threshold
-        self.queue: deque[Call] = deque()
+        self.queue: deque[ServiceCall] = deque()
         self.queued = 0  # live (not cancelled) calls in the queue
-        self.serving: set[Call] = set()  # calls holding a worker
+        self.serving: set[ServiceCall] = set()  # calls holding a worker
         self.busy = 0
         self.version = 0  # the compare-and-set row
         # faults
@@ -106,10 +107,10 @@ class ServiceRT:
         derived from the counters, so the accounting identity can check them.
         """
         held = sum(1 for c in self.serving if c.svc_arrival >= since)
-        return held + sum(1 for c in self.queue if c.stage == 1 and c.svc_arrival >= since)
+        return held + sum(1 for c in self.queue if c.stage == _QUEUED and c.svc_arrival >= since)
 
     # -- the call path ----------------------------------------------------------------
-    def arrive(self, c: Call, now: float) -> None:
+    def arrive(self, c: ServiceCall, now: float) -> None:
         self.arrivals += 1
         counted = now >= self.warmup
         if counted:
@@ -146,7 +147,7 @@ class ServiceRT:
             self._start(c, now)
         elif self.queued < self.qcap:
             self._acc(now)
-            c.stage = 1
+            c.stage = _QUEUED
             self.queue.append(c)
             self.queued += 1
         else:
@@ -167,11 +168,11 @@ class ServiceRT:
             u -= spec.probability
         return None
 
-    def _start(self, c: Call, now: float) -> None:
+    def _start(self, c: ServiceCall, now: float) -> None:
         self.busy += 1
         self.serving.add(c)
         c.svc_start = now
-        c.stage = 2
+        c.stage = _SERVING
         t = self.sample()
         if self.factor != 1.0:
             t *= self.factor
@@ -181,9 +182,9 @@ class ServiceRT:
                 t += self.load_per * over
         self.timeout(t).callbacks.append(c.served)
 
-    def finish(self, c: Call) -> None:
+    def finish(self, c: ServiceCall) -> None:
         """The call's service time is over (ignored if it was cancelled)."""
-        if c.stage != 2:
+        if c.stage != _SERVING:
             return
         now = self.env.now
         dt = now - self._t  # self._acc(now), inlined on the hot path
@@ -193,7 +194,7 @@ class ServiceRT:
             self._t = now
         self.busy -= 1
         self.serving.discard(c)
-        c.stage = 3
+        c.stage = _SERVED
         self.served += 1
         if c.svc_arrival >= self.warmup:
             self.c_served += 1
@@ -208,7 +209,7 @@ class ServiceRT:
         if spec is not None:
             self.errors_sent += 1
             c.respond(spec, now)
-        elif c.op == 2:  # conditional write
+        elif c.op == _WRITE:
             if c.version == self.version:
                 self.version += 1
                 c.respond(None, now)
@@ -222,23 +223,23 @@ class ServiceRT:
         q = self.queue
         while self.busy < self.capacity and q:
             c = q.pop() if self.lifo else q.popleft()
-            if c.stage != 1:
+            if c.stage != _QUEUED:
                 continue
             self.queued -= 1
             self._start(c, now)
 
-    def cancel(self, c: Call) -> None:
+    def cancel(self, c: ServiceCall) -> None:
         """The caller gave up on ``c``: free its place (``cancel_on_timeout``)."""
         stage = c.stage
-        if stage != 1 and stage != 2:
+        if stage != _QUEUED and stage != _SERVING:
             return
         now = self.env.now
         self._acc(now)
-        c.stage = 4
+        c.stage = _CANCELLED
         self.cancelled += 1
         if c.svc_arrival >= self.warmup:
             self.c_cancelled += 1
-        if stage == 2:
+        if stage == _SERVING:
             self.busy -= 1
             self.serving.discard(c)
             self._pull(now)

@@ -9,10 +9,9 @@ from typing import Any, ClassVar
 from resilience._config import Config, ConfigError, non_negative, positive, rule
 from resilience.classify import ClassifierConfig
 from resilience.retry import RetryConfig
-
-from .distributions import ZERO, Distribution
-from .workloads import Fixed, Poisson, Workload
-from .zero_delay import zero_delay_problems
+from sim.scenario.distributions import ZERO, Distribution
+from sim.scenario.workloads import Fixed, Poisson, Workload
+from sim.scenario.zero_delay import zero_delay_problems
 
 __all__ = [
     "CapacityDrop",

@@ -8,19 +8,19 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .bins import bins_frame
-from .histogram import LogHistogram
-from .series import render_openmetrics
+from sim.observe.bins import bins_frame
+from sim.observe.histogram import LogHistogram
+from sim.observe.series import render_openmetrics
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .client import GroupRT
-    from .network import LinkRT
-    from .record import Recorder
-    from .scenario import Scenario
-    from .service import ServiceRT
-    from .stepper import Stepped
+    from sim.model.client import GroupRT
+    from sim.model.links import LinkRT
+    from sim.model.service import ServiceRT
+    from sim.observe.record import Recorder
+    from sim.scenario.spec import Scenario
+    from sim.stepper import Stepped
 
 __all__ = ["RunResult", "recovery_seconds"]
 
@@ -109,7 +109,7 @@ class RunResult:
         return {
             "requests": req,
             "attempts": g.c_attempts,
-            "calls": {op: g.c_calls[i + (1 if g.cas else 0)] for i, op in enumerate(g.ops)},
+            "calls": {op.label: g.c_calls[op] for op in g.ops},
             "successes": g.c_successes,
             "failures": dict(sorted(g.c_failures.items())),
             "failure_evidence": {r: dict(sorted(e.items())) for r, e in sorted(g.c_evidence.items())},

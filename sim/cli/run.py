@@ -1,0 +1,79 @@
+"""``rwb run``: run one scenario file; print its summary, write its series and bins."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import TYPE_CHECKING, Any
+
+from sim.cli.common import DEFAULT_SEED, EXIT_OK, errors, file_problem, seed, size_check
+
+if TYPE_CHECKING:
+    from sim.observe.result import RunResult
+
+__all__ = ["add_parser", "command"]
+
+
+def add_parser(sub: Any, common: dict[str, Any]) -> None:
+    """Register ``run`` on the subparsers ``sub``."""
+    p = sub.add_parser("run", help="run a scenario file", description="Run a scenario file.", **common)
+    p.add_argument("scenario", help="scenario TOML file")
+    p.add_argument("--seed", type=seed, default=DEFAULT_SEED, help="run seed (an integer >= 0)")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON (plus a timing block)")
+    p.add_argument("--series", metavar="FILE", help="write the metric series as OpenMetrics text")
+    p.add_argument("--bins", metavar="FILE", help="write the time bins as CSV")
+    p.add_argument("--progress", action="store_true", help="show a progress bar (simulated seconds)")
+    p.add_argument("--force", action="store_true", help="run even when the estimate says it is too large")
+    p.set_defaults(func=command)
+
+
+def command(args: argparse.Namespace) -> int:
+    """Run the scenario; the exit code."""
+    from sim.engine import run
+    from sim.scenario.loader import ScenarioError, load_scenario
+
+    problems: list[str] = []
+    scenario = None
+    try:
+        scenario = load_scenario(args.scenario)
+    except ScenarioError as e:
+        problems.extend(err.line for err in e.errors)
+    for flag, path in (("--series", args.series), ("--bins", args.bins)):
+        found = None if path is None else file_problem(flag, path)
+        if found:
+            problems.append(found)
+    if problems or scenario is None:
+        return errors(problems)
+    refused = size_check(args.scenario, [scenario], args.force)
+    if refused:
+        return errors(refused)
+    result = run(scenario, args.seed, progress=args.progress)
+    try:
+        if args.series:
+            result.write_series(args.series)
+        if args.bins:
+            result.bins.to_csv(args.bins, index=False)
+    except OSError as e:
+        return errors([f"cannot write {e.filename!r}: {e.strerror or e}"])
+    print(result.to_json(timing=True) if args.json else _text(result))
+    return EXIT_OK
+
+
+def _text(result: RunResult) -> str:
+    s = result.summary
+    lat = s["latency_seconds"]
+    rate = result.timing["events_per_second"]
+    speed = "" if rate is None else f" ({rate:,.0f} events/s)"
+    return "\n".join(
+        [
+            f"{s['scenario']} seed={s['seed']} simulated {s['sim_seconds']:.1f} s,"
+            f" {s['events']} events{speed}",
+            f"  requests {s['requests']}  attempts {s['attempts']}  amplification {s['amplification']}",
+            f"  successes {s['successes']}  success_ratio {s['success_ratio']}"
+            f"  goodput_ratio {s['goodput_ratio']}",
+            f"  failures {json.dumps(s['failures'])}  degraded {json.dumps(s['degraded'])}  "
+            f"in flight at end {s['in_flight_at_end']}",
+            f"  latency mean {lat['mean']} p50 {lat['p50']} p99 {lat['p99']}",
+            f"  recovery_seconds {s['recovery_seconds']}",
+        ]
+    )

@@ -1,0 +1,54 @@
+"""Faults at run time: each scenario fault switched on at its start and off at its end."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import simpy
+
+from sim.model.driver import call_later
+from sim.model.links import LinkRT
+from sim.model.service import ServiceRT
+from sim.scenario.spec import CapacityDrop, ErrorBurst, LatencySpike, Outage, Partition, Scenario
+
+__all__ = ["schedule_faults"]
+
+
+def schedule_faults(
+    env: simpy.Environment, sc: Scenario, services: dict[str, ServiceRT], links: dict[str, LinkRT]
+) -> None:
+    """Arm timers that apply each of ``sc.faults`` to its target service or link, then undo it."""
+    for f in sc.faults:
+        svc, link = services.get(f.target), links.get(f.target)
+
+        def on(_ev: object, f: Any = f, svc: ServiceRT | None = svc, link: LinkRT | None = link) -> None:
+            _apply(f, svc, link, +1)
+
+        def off(_ev: object, f: Any = f, svc: ServiceRT | None = svc, link: LinkRT | None = link) -> None:
+            _apply(f, svc, link, -1)
+
+        call_later(env, f.start, on)
+        call_later(env, f.end, off)
+
+
+def _apply(f: Any, svc: ServiceRT | None, link: LinkRT | None, sign: int) -> None:
+    if isinstance(f, Outage) and svc is not None:
+        svc.outages += sign
+    elif isinstance(f, CapacityDrop) and svc is not None:
+        if sign > 0:
+            svc.drops.append(f.workers)
+        else:
+            svc.drops.remove(f.workers)
+        svc.set_capacity()
+    elif isinstance(f, LatencySpike):
+        if svc is not None:
+            svc.factor = svc.factor * f.factor if sign > 0 else svc.factor / f.factor
+        if link is not None:
+            link.extra = max(0.0, link.extra + sign * f.add)
+    elif isinstance(f, ErrorBurst) and svc is not None:
+        if sign > 0:
+            svc.bursts.append(f.error)
+        else:
+            svc.bursts.remove(f.error)
+    elif isinstance(f, Partition) and link is not None:
+        link.partitioned += sign

@@ -1,0 +1,1 @@
+"""Scenarios: the dataclasses, loading from TOML, the JSON Schema, workloads, distributions, checks."""
