@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import enum
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..clock import Clock, MonotonicClock
@@ -189,6 +189,16 @@ class PrometheusExporter:
                     child = self._metrics[name].labels(*labels)
                     self._children[key] = child
         return child
+
+    # -- the CounterSink protocol -------------------------------------------
+    def inc(self, name: str, labels: Mapping[str, str], amount: float = 1.0) -> None:
+        """Add ``amount`` to the catalog counter ``name{labels}`` (fallbacks, timeouts, idempotency)."""
+        spec = CATALOG.get(name)
+        if spec is None or spec.type is not MetricType.COUNTER or name in _SCRAPED:
+            raise ValueError(f"metric {name!r} is not a counter this exporter owns")
+        if set(labels) != set(spec.labels):
+            raise ValueError(f"metric {name!r} takes labels {list(spec.labels)}, got {sorted(labels)}")
+        self._child(name, *(labels[k] for k in spec.labels)).inc(amount)
 
     # -- the Listener protocol ----------------------------------------------
     def __call__(self, source: str, event: TraceEvent) -> None:

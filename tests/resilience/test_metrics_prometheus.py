@@ -438,3 +438,21 @@ def test_watched_breaker_metrics_follow_the_exporter_clock(registry: CollectorRe
         )
         == 1.0
     )
+
+
+def test_exporter_is_a_counter_sink_for_fallbacks(
+    registry: CollectorRegistry, exporter: PrometheusExporter
+) -> None:
+    """Components that count through a ``CounterSink`` (fallback tiers here) reach the exporter."""
+    from resilience.metrics.counters import LabelCounts
+
+    counts = LabelCounts("resilience_fallbacks_total", "tier", "web->api", exporter)
+    counts.inc("cache")
+    counts.inc("cache")
+    counts.inc("static")
+    assert value(registry, "resilience_fallbacks_total", name="web->api", tier="cache") == 2.0
+    assert value(registry, "resilience_fallbacks_total", name="web->api", tier="static") == 1.0
+    with pytest.raises(ValueError, match="takes labels"):
+        exporter.inc("resilience_fallbacks_total", {"name": "web->api"})
+    with pytest.raises(ValueError, match="not a counter"):
+        exporter.inc("resilience_budget_tokens", {"name": "web->api"})
