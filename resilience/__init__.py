@@ -14,6 +14,7 @@ from typing import Any
 
 from . import core, instrumentation, testing
 from ._config import ConfigError
+from .admission.keyed import KeyedRateLimiter
 from .admission.rejection import BulkheadFull, RateLimited
 from .backoff import ConstantBackoff, ExponentialBackoff, FullJitter
 from .breaker import BreakerConfig, BreakerState
@@ -44,6 +45,7 @@ __all__ = [
     "DeadlineExceeded",
     "ExponentialBackoff",
     "FullJitter",
+    "KeyedRateLimiter",
     "ManualClock",
     "RateLimited",
     "Refused",

@@ -1,4 +1,5 @@
-"""Admission control: bulkhead, token-bucket rate limiter, adaptive concurrency limits."""
+"""Admission control: bulkhead, token-bucket rate limiters (one bucket, or one per key), adaptive
+concurrency limits."""
 
 from .aimd import AIMDConfig, AIMDLimit
 from .bulkhead import (
@@ -13,6 +14,7 @@ from .bulkhead import (
     TicketState,
 )
 from .gradient import GradientConfig, GradientLimit
+from .keyed import KeyedRateLimiter, KeyedRateLimiterConfig
 from .limiter import ConcurrencyLimiter, FixedLimit, LimitAlgorithm, LimiterToken
 from .rate_limit import TokenBucketConfig, TokenBucketRateLimiter
 from .rejection import AdmissionRejected, Rejected, RejectionCause
@@ -30,6 +32,8 @@ __all__ = [
     "FixedLimit",
     "GradientConfig",
     "GradientLimit",
+    "KeyedRateLimiter",
+    "KeyedRateLimiterConfig",
     "LimitAlgorithm",
     "LimiterToken",
     "Queued",

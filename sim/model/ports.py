@@ -21,6 +21,7 @@ class ServiceCall(Protocol):
     version: int
     svc_arrival: float
     svc_start: float
+    deadline: float  # when the caller stops waiting for this call (inf: never)
 
     def respond(self, code: Any, now: float) -> None:
         """Answer the call at ``now`` (``code`` None for success, else the evidence)."""

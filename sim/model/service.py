@@ -1,4 +1,5 @@
-"""Services at run time: workers, a bounded FIFO/LIFO queue, service times, errors, a CAS row."""
+"""Services at run time: workers, a bounded FIFO/LIFO queue with an optional queue policy (drop expired
+work, CoDel, adaptive LIFO), service times, errors, a CAS row."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import simpy
 
 from sim.model.calls import Op, Stage
 from sim.model.ports import ServiceCall
+from sim.model.queueing import CoDelState
 from sim.model.streams import BlockRandom, fast
 from sim.scenario.spec import ErrorSpec, Service
 
@@ -43,6 +45,16 @@ class ServiceRT:
         if cfg.workers == 0:
             self.qcap = 0
         self.lifo = cfg.discipline == "lifo"
+        policy = cfg.queue_policy
+        self.policy = policy if policy is not None and policy.active else None
+        self.drop_expired = policy is not None and policy.drop_expired
+        self.codel: CoDelState[ServiceCall] | None = None
+        if policy is not None and policy.codel is not None:
+            self.codel = CoDelState(policy.codel.target, policy.codel.interval)
+        self.lifo_after = _INF  # adaptive LIFO: newest first once the queue has been non-empty this long
+        if policy is not None and policy.adaptive_lifo is not None:
+            self.lifo_after = policy.adaptive_lifo.interval
+        self.nonempty_since = 0.0  # when the queue last went from empty to non-empty
         self.cancel_on_timeout = cfg.cancel_on_timeout
         self.timeout = env.timeout
         self.sample = fast(cfg.service_time.sampler(service_gen))
@@ -69,9 +81,12 @@ class ServiceRT:
         self._w_busy = self._w_queue = 0.0
         self.arrivals = self.served = self.queue_full = self.refused = self.errors_sent = 0
         self.fast_errors = self.cancelled = 0
+        # queue policy drops, also counted in their fate: expired in ``cancelled``, CoDel in ``queue_full``
+        self.expired = self.codel_dropped = 0
         # after warm-up (by arrival at the service)
         self.c_arrivals = self.c_served = self.c_queue_full = self.c_refused = 0
         self.c_fast_errors = self.c_cancelled = 0
+        self.c_expired = self.c_codel_dropped = 0
         self.c_waited = 0  # served calls (arrived after warm-up) that waited for a worker
         self.c_sojourn = 0.0
         self.c_wait = 0.0
@@ -147,6 +162,8 @@ class ServiceRT:
             self._start(c, now)
         elif self.queued < self.qcap:
             self._acc(now)
+            if not self.queued:
+                self.nonempty_since = now
             c.stage = _QUEUED
             self.queue.append(c)
             self.queued += 1
@@ -220,6 +237,9 @@ class ServiceRT:
             c.respond(None, now)
 
     def _pull(self, now: float) -> None:
+        if self.policy is not None:
+            self._pull_policy(now)
+            return
         q = self.queue
         while self.busy < self.capacity and q:
             c = q.pop() if self.lifo else q.popleft()
@@ -227,6 +247,55 @@ class ServiceRT:
                 continue
             self.queued -= 1
             self._start(c, now)
+
+    # -- queue policies ----------------------------------------------------------------
+    def _pull_policy(self, now: float) -> None:
+        """``_pull`` under a queue policy: expired calls and CoDel's drops leave unserved."""
+        codel = self.codel
+        dropped: list[ServiceCall] = []
+        while self.busy < self.capacity:
+            if codel is None:
+                got = self._pop(now)
+                c = None if got is None else got[0]
+            else:
+                c = codel.dequeue(now, lambda: self._pop(now), dropped.append)
+            if c is None:
+                break
+            self._start(c, now)
+        for c in dropped:  # answered after the loop: a caller's retry may arrive here at once
+            self._drop_codel(c, now)
+
+    def _pop(self, now: float) -> tuple[ServiceCall, float, bool] | None:
+        """The next live call by the order in force, dropping expired ones on the way; with the time it
+        waited and whether the queue is empty behind it."""
+        q = self.queue
+        lifo = self.lifo or now - self.nonempty_since >= self.lifo_after
+        while q:
+            c = q.pop() if lifo else q.popleft()
+            if c.stage != _QUEUED:
+                continue
+            self.queued -= 1
+            if self.drop_expired and c.deadline <= now:  # its caller has given up: drop it unanswered
+                c.stage = _CANCELLED
+                counted = c.svc_arrival >= self.warmup
+                self.expired += 1
+                self.cancelled += 1
+                if counted:
+                    self.c_expired += 1
+                    self.c_cancelled += 1
+                continue
+            return c, now - c.svc_arrival, self.queued == 0
+        return None
+
+    def _drop_codel(self, c: ServiceCall, now: float) -> None:
+        """CoDel dropped ``c``: answer 503 at once, as a full queue would."""
+        c.stage = _CANCELLED
+        self.codel_dropped += 1
+        self.queue_full += 1
+        if c.svc_arrival >= self.warmup:
+            self.c_codel_dropped += 1
+            self.c_queue_full += 1
+        c.respond(QUEUE_FULL, now)
 
     def cancel(self, c: ServiceCall) -> None:
         """The caller gave up on ``c``: free its place (``cancel_on_timeout``)."""
