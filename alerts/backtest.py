@@ -124,4 +124,10 @@ def backtest(
             "alert_rule_test": _checks(run, names, by_name),
         })  # fmt: skip
     interval = min(run.interval for run in runs)
-    return {"rule_files": [rule_file], "evaluation_interval": duration(interval), "tests": tests}
+    return {
+        "rule_files": [rule_file],
+        "evaluation_interval": duration(interval),
+        # the file's group order, recording rules first: promtool's default order is random
+        "group_eval_order": [g["name"] for g in rules["groups"]],
+        "tests": tests,
+    }

@@ -23,7 +23,7 @@ from sim.observe.result import RunResult
 from sim.scenario.spec import Scenario
 from sim.stepper import advance
 
-__all__ = ["run"]
+__all__ = ["run", "run_labels"]
 
 
 def _generators(streams: Streams, key: str) -> Callable[[str], np.random.Generator]:
@@ -37,7 +37,7 @@ def _generators(streams: Streams, key: str) -> Callable[[str], np.random.Generat
 
 def _pipelines(sc: Scenario, name: str, streams: Streams, tracker: BreakerTracker | None) -> list[Pipeline]:
     cfg = sc.clients[name]
-    edge = f"{name}→{cfg.target}"
+    edge = f"{name}->{cfg.target}"
     classifier = Classifier(cfg.classifier)
     out = []
     for i in range(cfg.instances):
@@ -67,12 +67,23 @@ def _pipelines(sc: Scenario, name: str, streams: Streams, tracker: BreakerTracke
     return out
 
 
-def run(scenario: Scenario, seed: int = 0, *, progress: bool = False) -> RunResult:
-    """Simulate ``scenario`` with run seed ``seed``."""
+def run_labels(scenario: Scenario, seed: int, run_label: str | None = None) -> tuple[tuple[str, str], ...]:
+    """Labels on every series of a run: ``run`` (default ``<scenario>-<seed>``), ``scenario``, ``seed``."""
+    if run_label is not None and not (run_label.strip() and run_label.isprintable()):
+        raise ValueError(f"run_label={run_label!r}: must be a non-empty string of printable characters")
+    label = f"{scenario.name}-{seed}" if run_label is None else run_label
+    return (("run", label), ("scenario", scenario.name), ("seed", str(seed)))
+
+
+def run(
+    scenario: Scenario, seed: int = 0, *, progress: bool = False, run_label: str | None = None
+) -> RunResult:
+    """Simulate ``scenario`` with run seed ``seed``; its series carry ``run_labels(...)``."""
     sc = scenario
+    labels = run_labels(sc, seed, run_label)
     env = simpy.Environment()
     streams = Streams(seed)
-    rec = Recorder(env, sc.duration, sc.bin_width, sc.scrape_interval)
+    rec = Recorder(env, sc.duration, sc.bin_width, sc.scrape_interval, labels)
     services = {
         name: ServiceRT(
             env,

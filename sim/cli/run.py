@@ -3,15 +3,71 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import math
+import time
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sim.cli.common import DEFAULT_SEED, EXIT_OK, errors, file_problem, seed, size_check
+from sim.cli.common import (
+    DEFAULT_SEED,
+    EXIT_OK,
+    add_set_option,
+    apply_sets,
+    errors,
+    file_problem,
+    seed,
+    size_check,
+)
 
 if TYPE_CHECKING:
     from sim.observe.result import RunResult
+    from sim.scenario.spec import Scenario
 
-__all__ = ["add_parser", "command"]
+__all__ = ["add_epoch_options", "add_parser", "command", "epoch", "with_epoch"]
+
+NOW = "now"
+
+
+def epoch(text: str) -> str | int:
+    """``now`` or an RFC 3339 time with a zone (``2026-05-01T12:00:00Z``) -> Unix seconds."""
+    if text == NOW:
+        return NOW
+    try:
+        moment = datetime.fromisoformat(text.replace("z", "Z"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be 'now' or an RFC 3339 time such as 2026-05-01T12:00:00Z, not {text!r}"
+        ) from None
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"must name its time zone (Z or +hh:mm), not {text!r}")
+    value = moment.timestamp()
+    if not 0 <= value < 2**40:
+        raise argparse.ArgumentTypeError(f"must be after 1970-01-01T00:00:00Z, not {text!r}")
+    return math.floor(value)
+
+
+def with_epoch(scenario: Scenario, value: str | int | None) -> Scenario:
+    """``scenario`` with its series epoch replaced; ``now`` places the run so that it ends now."""
+    if value is None:
+        return scenario
+    start = math.floor(time.time() - scenario.duration) if value == NOW else int(value)
+    return dataclasses.replace(scenario, epoch=start)
+
+
+def add_epoch_options(p: argparse.ArgumentParser) -> None:
+    """``--epoch`` and ``--run-label``: where the series sit in time and which run they name."""
+    p.add_argument(
+        "--epoch",
+        type=epoch,
+        metavar="now|RFC3339",
+        help="time of simulated t=0 in the series, overriding the scenario's epoch; "
+        "'now' places the run so that it ends now (whole seconds)",
+    )
+    p.add_argument(
+        "--run-label", metavar="LABEL", help="value of the series' run label (default <scenario>-<seed>)"
+    )
 
 
 def add_parser(sub: Any, common: dict[str, Any]) -> None:
@@ -22,8 +78,10 @@ def add_parser(sub: Any, common: dict[str, Any]) -> None:
     p.add_argument("--json", action="store_true", help="print the summary as JSON (plus a timing block)")
     p.add_argument("--series", metavar="FILE", help="write the metric series as OpenMetrics text")
     p.add_argument("--bins", metavar="FILE", help="write the time bins as CSV")
+    add_epoch_options(p)
     p.add_argument("--progress", action="store_true", help="show a progress bar (simulated seconds)")
     p.add_argument("--force", action="store_true", help="run even when the estimate says it is too large")
+    add_set_option(p)
     p.set_defaults(func=command)
 
 
@@ -35,19 +93,22 @@ def command(args: argparse.Namespace) -> int:
     problems: list[str] = []
     scenario = None
     try:
-        scenario = load_scenario(args.scenario)
+        scenario = apply_sets(load_scenario(args.scenario), args.set, args.scenario)
     except ScenarioError as e:
         problems.extend(err.line for err in e.errors)
     for flag, path in (("--series", args.series), ("--bins", args.bins)):
         found = None if path is None else file_problem(flag, path)
         if found:
             problems.append(found)
+    if args.run_label is not None and not (args.run_label.strip() and args.run_label.isprintable()):
+        problems.append(f"--run-label={args.run_label!r}: must be a non-empty string of printable characters")
     if problems or scenario is None:
         return errors(problems)
+    scenario = with_epoch(scenario, args.epoch)
     refused = size_check(args.scenario, [scenario], args.force)
     if refused:
         return errors(refused)
-    result = run(scenario, args.seed, progress=args.progress)
+    result = run(scenario, args.seed, progress=args.progress, run_label=args.run_label)
     try:
         if args.series:
             result.write_series(args.series)

@@ -182,7 +182,7 @@ def simulated_trial(clients: int, backoff: Backoff, seed: int) -> TrialResult:
     sc = scenario_for(clients, backoff)
     summary = run(sc, seed=seed).summary
     (gname, group), *_ = sc.clients.items()
-    writes = summary["calls"][f"{gname}→{group.target}"]["write"]
+    writes = summary["calls"][f"{gname}->{group.target}"]["write"]
     if summary["successes"] != clients:
         raise RuntimeError(f"trial ended with {summary['successes']} of {clients} writers done: {summary}")
     return TrialResult(int(writes), float(summary["sim_seconds"]))

@@ -37,6 +37,7 @@ class Call:
     """One attempt in flight (a CAS attempt makes two trips: read, then write)."""
 
     __slots__ = (
+        "deadline",
         "done",
         "error",
         "op",
@@ -64,6 +65,7 @@ class Call:
         self.svc_start = -1.0
         self.phase = phase
         self.sent = now
+        self.deadline = _INF  # the attempt's timeout point, set when it is sent (queue policies read it)
 
     def arrive(self, _ev: object) -> None:
         """The call reaches the service after its link delay (a timer callback)."""
@@ -178,6 +180,7 @@ class Request(CallbackRequest):
             g.c_calls[op] += 1
         timeout = step.timeout
         if timeout < _INF:
+            c.deadline = now + timeout
             if timeout == g.attempt_timeout:
                 g.expiry.append((now + timeout, c))
                 if not g.armed:
@@ -221,7 +224,7 @@ class GroupRT:
         self.env = env
         self.name = name
         self.cfg = cfg
-        self.edge = f"{name}→{cfg.target}"
+        self.edge = f"{name}->{cfg.target}"
         self.service = service
         self.link = link
         self.pipelines = pipelines

@@ -33,8 +33,16 @@ class Recorder:
 
     buckets: tuple[float, ...] = LATENCY_BUCKETS
 
-    def __init__(self, env: simpy.Environment, duration: float, bin_width: float, scrape: float) -> None:
+    def __init__(
+        self,
+        env: simpy.Environment,
+        duration: float,
+        bin_width: float,
+        scrape: float,
+        labels: tuple[tuple[str, str], ...] = (),
+    ) -> None:
         self.env = env
+        self.run_labels = labels  # appended to every scraped series (run, scenario, seed)
         self.bin_width = bin_width
         self.scrape = scrape
         n = math.ceil(duration) + 2
@@ -153,17 +161,18 @@ class Recorder:
         self._bin_start = end
 
     def _lab(self, *key: str) -> tuple[tuple[str, str], ...]:
-        """Label pairs ``name=key[0]`` + ``(key[1], key[2]), (key[3], key[4]) …``, built once per key."""
+        """Label pairs ``name=key[0]`` + ``(key[1], key[2]), (key[3], key[4]) …`` + the run labels,
+        built once per key."""
         labels = self._labels.get(key)
         if labels is None:
-            labels = self._labels[key] = (("name", key[0]), *zip(key[1::2], key[2::2], strict=True))
+            pairs = (("name", key[0]), *zip(key[1::2], key[2::2], strict=True), *self.run_labels)
+            labels = self._labels[key] = pairs
         return labels
 
     def scrape_now(self, t: float) -> None:
         out: list[tuple[str, tuple[tuple[str, str], ...], Any]] = []
         add = out.append
         lab = self._lab
-        timeouts: dict[str, int] = {}
         for g in self.groups:
             e = g.edge
             n = lab(e)
@@ -183,8 +192,8 @@ class Recorder:
                 add(("resilience_retry_after_clamped_total", n, g.retries["retry_after_clamped"]))
             for r, v in g.rejections.items():
                 add(("resilience_local_rejections_total", lab(e, "reason", r), v))
-            for p, v in g.timeouts.items():
-                timeouts[p] = timeouts.get(p, 0) + v
+            for p, v in sorted(g.timeouts.items()):
+                add(("resilience_timeouts_total", lab(e, "source", "client", "phase", p), v))
             sums = {"success": g.success_sum, **g.req_sum}
             for res, h in g.req_hist.items():
                 add(("resilience_request_duration_seconds", lab(e, "result", res), (tuple(h), sums[res])))
@@ -206,6 +215,4 @@ class Recorder:
                 add(("resilience_breaker_late_outcomes_total", n, late))
                 for (a, b), v in tr.transitions.items():
                     add(("resilience_breaker_transitions_total", lab(e, "from_state", a, "to_state", b), v))
-        for p, v in sorted(timeouts.items()):
-            add(("resilience_timeouts_total", (("source", "client"), ("phase", p)), v))
         self.samples.append(t, out)

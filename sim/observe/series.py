@@ -9,7 +9,7 @@ from typing import Any
 
 from resilience.metrics.catalog import CATALOG, MetricType
 
-__all__ = ["ScrapeStore", "render_openmetrics"]
+__all__ = ["ScrapeStore", "bucket_bound", "render_openmetrics"]
 
 Labels = tuple[tuple[str, str], ...]
 Sample = tuple[str, Labels, Any]
@@ -89,12 +89,41 @@ def _num(v: float) -> str:
     return repr(float(v))
 
 
+def bucket_bound(v: float) -> str:
+    """A bucket bound as ``prometheus_client`` writes ``le`` (Go float form): ``1.0``, ``0.005``, ``+Inf``."""
+    if v == math.inf:
+        return "+Inf"
+    s = repr(float(v))
+    dot = s.find(".")
+    if v > 0 and dot > 6:  # Go switches to exponents sooner than Python
+        mantissa = f"{s[0]}.{s[1:dot]}{s[dot + 1 :]}".rstrip("0.")
+        return f"{mantissa}e+0{dot - 1}"
+    return s
+
+
+def _zero(value: Any) -> Any:
+    """The value of a counter or histogram before its first event: zero counts, zero sum."""
+    return ((0,) * len(value[0]), 0.0) if type(value) is tuple else 0
+
+
 def render_openmetrics(samples: list[tuple[float, list[Sample]]], epoch: float) -> str:
-    """Cumulative counters, gauges and histograms at each scrape time, grouped by family, ``# EOF`` last."""
+    """Cumulative counters, gauges and histograms at each scrape time, grouped by family, ``# EOF`` last.
+
+    A counter or histogram first seen after the first scrape gets a zero sample at the scrape before
+    (its true value then), so ``rate()`` and ``increase()`` count its first events.
+    """
     series: dict[str, dict[tuple[tuple[str, str], ...], list[tuple[float, Any]]]] = {}
+    previous: float | None = None
     for t, points in samples:
         for name, labels, value in points:
-            series.setdefault(name, {}).setdefault(labels, []).append((t, value))
+            by_labels = series.setdefault(name, {})
+            values = by_labels.get(labels)
+            if values is None:
+                values = by_labels[labels] = []
+                if previous is not None and CATALOG[name].type is not MetricType.GAUGE:
+                    values.append((previous, _zero(value)))
+            values.append((t, value))
+        previous = t
     lines: list[str] = []
     for name in sorted(series):
         spec = CATALOG[name]
@@ -102,7 +131,7 @@ def render_openmetrics(samples: list[tuple[float, list[Sample]]], epoch: float) 
         lines.append(f"# TYPE {family} {spec.type.value}")
         lines.append(f"# HELP {family} {_esc(spec.help)}")
         if spec.type is MetricType.HISTOGRAM:
-            bounds = [*(_num(b) for b in spec.buckets), "+Inf"]
+            bounds = [*(bucket_bound(b) for b in spec.buckets), "+Inf"]
         for labels, values in series[name].items():
             for t, value in values:
                 ts = f"{epoch + t:.3f}"

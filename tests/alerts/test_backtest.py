@@ -66,7 +66,9 @@ def promtool_test(tmp_path: Path, c: ExportConfig, runs: list[Run], scale: float
     files = alerts.build(c, scale=scale)
     name = "rules.scaled.yml" if scale else "rules.yml"
     (tmp_path / name).write_text(files[name], encoding="utf-8")
-    test = alerts.backtest(yaml.safe_load(files[name]), name, runs, scale=scale)
+    rules = yaml.safe_load(files[name])
+    test = alerts.backtest(rules, name, runs, scale=scale)
+    assert test["group_eval_order"] == [g["name"] for g in rules["groups"]]  # recording rules first
     (tmp_path / "tests.yml").write_text(alerts.dumps(test), encoding="utf-8")
     done = subprocess.run([tool("promtool"), "test", "rules", str(tmp_path / "tests.yml")],
                           capture_output=True, text=True, timeout=120)  # fmt: skip

@@ -38,7 +38,7 @@ def test_requests_equal_outcomes_plus_in_flight() -> None:
     req, parts = identity(s)
     assert req == parts and req > 2000
     assert s["in_flight_at_end"] >= 0
-    assert s["attempts"] == sum(s["calls"]["web→api"].values())
+    assert s["attempts"] == sum(s["calls"]["web->api"].values())
     # retries happened (a latency spike against attempt timeouts), never past max_attempts = 3
     assert s["requests"] < s["attempts"] <= 3 * s["requests"]
 
@@ -74,9 +74,9 @@ def test_local_rejections_are_not_attempts_and_are_failure_causes() -> None:
     assert set(evidence) == {"none", "connection_refused"} and all(n > 0 for n in evidence.values())
     assert sum(evidence.values()) == s["failures"]["breaker_open"]
     # every attempt is a call on the edge; rejections never reach it
-    assert s["attempts"] == s["calls"]["web→api"]["call"]
+    assert s["attempts"] == s["calls"]["web->api"]["call"]
     assert s["attempts"] < s["requests"] * 3
-    b = s["breakers"]["web→api"]
+    b = s["breakers"]["web->api"]
     assert b["opened"] >= 2 and 0 < b["open_seconds"] <= 18 and b["peak_open_fraction"] == 1.0
 
 
@@ -112,7 +112,7 @@ def test_closed_loop_and_cas_fixed_runs_balance() -> None:
     )
     s = run(cas, 6).summary
     assert s["successes"] == 40 and s["in_flight_at_end"] == 0
-    calls = s["calls"]["c→row"]
+    calls = s["calls"]["c->row"]
     assert calls["read"] == calls["write"] == s["attempts"] >= 40
     assert s["sim_seconds"] < 50.0  # the run ended when every request was done
 

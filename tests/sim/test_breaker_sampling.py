@@ -83,7 +83,7 @@ def test_requests_and_outcomes_do_not_depend_on_the_scrape_interval() -> None:
     assert {k: v for k, v in fine.summary.items() if k != events} == {
         k: v for k, v in coarse.summary.items() if k != events
     }
-    assert fine.summary["breakers"]["web→api"]["opened"] > 10
+    assert fine.summary["breakers"]["web->api"]["opened"] > 10
     pd.testing.assert_frame_equal(fine.bins, coarse.bins, check_exact=False, rtol=1e-12, atol=1e-9)
     assert fine.offered_per_second == coarse.offered_per_second
     assert fine.goodput_per_second == coarse.goodput_per_second

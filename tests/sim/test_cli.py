@@ -66,8 +66,8 @@ def test_run_json_has_every_key(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert s["events"] > s["attempts"] > 0
     assert s["seed"] == 3 and s["scenario"] == "retry-storm-resilient"
     assert set(s["latency_seconds"]) == {"mean", "p50", "p90", "p99", "p999"}
-    assert set(s["calls"]) == {"web→api"} and set(s["calls"]["web→api"]) == {"call"}
-    assert set(s["breakers"]["web→api"]) == {"opened", "open_seconds", "peak_open_fraction"}
+    assert set(s["calls"]) == {"web->api"} and set(s["calls"]["web->api"]) == {"call"}
+    assert set(s["breakers"]["web->api"]) == {"opened", "open_seconds", "peak_open_fraction"}
     assert s["recovery_seconds"] is not None
     assert series.read_text(encoding="utf-8").endswith("# EOF\n")
     assert bins.read_text(encoding="utf-8").startswith("bin_start,bin_end,entity_kind,entity")

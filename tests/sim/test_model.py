@@ -175,7 +175,7 @@ def test_error_evidence_is_classified_and_retry_after_honoured() -> None:
         "connection_refused",
         "sqlstate_23505",
     }
-    assert 'resilience_retries_total{name="web→api",cause="retry_after"}' in r.series
+    assert 'resilience_retries_total{name="web->api",cause="retry_after",' in r.series
 
 
 def test_link_latency_loss_and_faults() -> None:
@@ -236,8 +236,8 @@ def test_cas_conflicts_are_transient_serialization_failures() -> None:
     r = run(sc, 9)
     s = r.summary
     assert s["successes"] == 30 and s["failures"] == {}
-    assert s["attempts"] > 30 and s["calls"]["c→row"]["write"] == s["attempts"]
-    assert 'resilience_attempts_total{name="c→row",outcome="error"}' in r.series
+    assert s["attempts"] > 30 and s["calls"]["c->row"]["write"] == s["attempts"]
+    assert 'resilience_attempts_total{name="c->row",outcome="error",' in r.series
 
 
 def test_run_many_returns_one_row_per_run() -> None:

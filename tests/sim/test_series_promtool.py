@@ -60,8 +60,9 @@ def test_series_use_catalog_names_and_are_cumulative() -> None:
             assert float(value) >= last.get(key, 0.0)
             last[key] = float(value)
     assert len(times) == 7  # scrapes at 0, 5, …, 30 s
-    assert 'resilience_breaker_state{name="web→api",state="closed"}' in text
-    assert 'resilience_breaker_calls_total{name="web→api",kind="successful"}' in text
+    labels = 'run="small-1",scenario="small",seed="1"'
+    assert f'resilience_breaker_state{{name="web->api",state="closed",{labels}}}' in text
+    assert f'resilience_breaker_calls_total{{name="web->api",kind="successful",{labels}}}' in text
     assert "resilience_budget_tokens" in text and "resilience_request_duration_seconds_bucket" in text
 
 
@@ -91,4 +92,5 @@ def test_promtool_backfill_counts_every_sample(tmp_path: Path) -> None:
 def test_group_labels_follow_the_edge() -> None:
     sc = small(clients={"web": ClientGroup(target="api", workload=Poisson(rate=10.0))}, links={}, faults=())
     text = run(sc, 2).series
-    assert 'resilience_requests_total{name="web→api",result="success",reason=""}' in text
+    labels = 'run="small-2",scenario="small",seed="2"'
+    assert f'resilience_requests_total{{name="web->api",result="success",reason="",{labels}}}' in text

@@ -96,7 +96,7 @@ def test_requests_are_conserved(name: str) -> None:
     assert s["requests"] == s["successes"] + sum(s["failures"].values()) + s["in_flight_at_end"]
     assert sum(s["degraded"].values()) == 0
     assert s["attempts"] == s["requests"]  # one attempt each: max_attempts = 1
-    assert s["calls"]["arrivals→queue"]["call"] == s["attempts"]
+    assert s["calls"]["arrivals->queue"]["call"] == s["attempts"]
     svc = _service(s)
     assert svc["arrivals"] == svc["served"] + svc["queue_full"] + svc["refused"] + s["in_flight_at_end"]
 

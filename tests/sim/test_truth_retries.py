@@ -22,7 +22,7 @@ from sim.experiments import theory
 from sim.experiments.stats import binomial_bound, summary_of
 from sim.scenario.spec import ErrorSpec, Scenario
 
-EDGE = "callers→flaky"
+EDGE = "callers->flaky"
 
 
 def _variant(p: float, n: int, **group_changes: Any) -> Scenario:
@@ -126,7 +126,7 @@ def test_an_open_breaker_lets_through_only_what_its_definition_permits() -> None
     sc = truth_scenario("retry_breaker")
     g = sc.clients["callers"]
     cfg, inst = g.breaker, g.instances
-    edge = "callers→broken"
+    edge = "callers->broken"
     opened = s["breakers"][edge]["opened"]
     probes = cfg.permitted_calls_in_half_open
     first_trip = cfg.minimum_calls
