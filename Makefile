@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test verify lint typecheck system-tools bench api-snapshot clean
+.PHONY: demo test verify lint typecheck system-tools bench api-snapshot clean lab
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -15,8 +15,9 @@ $(STAMP): pyproject.toml
 system-tools:
 	@bash scripts/install-system-tools.sh
 
-demo: $(STAMP)
+demo: $(STAMP) system-tools
 	$(PY) -m sim.cli demo --out out/demo
+	$(PY) -m sim.cli export scenarios/retry_storm_resilient.toml --out out/demo/export --preview
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
@@ -26,7 +27,10 @@ typecheck: $(STAMP)
 	$(PY) -m mypy --strict resilience sim dashboards alerts
 
 test: $(STAMP) system-tools lint typecheck
-	$(PY) -m pytest -q -m "not verify"
+	$(PY) -m pytest -q -m "not verify" --nbmake tests notebooks  # notebooks run in test mode (notebooks/conftest.py)
+
+lab: $(STAMP)
+	$(PY) -m jupyter lab notebooks/
 
 verify: $(STAMP) system-tools
 	$(PY) -m pytest -q -m verify --timeout 1500  # long runs: a per-test bound for a loaded machine

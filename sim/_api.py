@@ -13,7 +13,7 @@ from resilience._api import render as _render
 
 __all__ = ["PACKAGES", "render"]
 
-PACKAGES: tuple[str, ...] = ("sim", "sim.cli")
+PACKAGES: tuple[str, ...] = ("sim", "sim.cli", "sim.export", "sim.testing")
 """The modules whose ``__all__`` is the simulator's public API."""
 
 HEADER = "# The public API of sim. Regenerate with `make api-snapshot`; review every change."

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable
+from html import escape
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from resilience._config import ConfigError
 from sim.engine import run
@@ -13,7 +15,21 @@ from sim.observe.result import RunResult
 from sim.scenario.loader import ScenarioError, load_scenario
 from sim.scenario.spec import Scenario
 
-__all__ = ["SCENARIOS", "demo_scenarios", "html_report", "run_demo", "run_scenarios", "table"]
+if TYPE_CHECKING:
+    import plotly.graph_objects as go  # type: ignore[import-untyped]  # plotly ships no type stubs
+
+__all__ = [
+    "PLOTLY_MODES",
+    "ROWS",
+    "SCENARIOS",
+    "demo_scenarios",
+    "html_report",
+    "parameter_rows",
+    "report_figure",
+    "run_demo",
+    "run_scenarios",
+    "table",
+]
 
 ROOT = Path(__file__).resolve().parent / "scenarios"  # package data (copies of scenarios/retry_storm*.toml)
 SCENARIOS = (ROOT / "retry_storm.toml", ROOT / "retry_storm_resilient.toml")
@@ -51,42 +67,86 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
+ROWS: list[tuple[str, Callable[[dict[str, Any]], Any]]] = [
+    ("requests", lambda s: s["requests"]),
+    ("attempts", lambda s: s["attempts"]),
+    ("amplification", lambda s: s["amplification"]),
+    ("success ratio", lambda s: s["success_ratio"]),
+    ("goodput ratio", lambda s: s["goodput_ratio"]),
+    ("p99 latency (s)", lambda s: s["latency_seconds"]["p99"]),
+    ("failures", lambda s: sum(s["failures"].values())),
+    ("breaker opened", lambda s: sum(b["opened"] for b in s["breakers"].values()) if s["breakers"] else "-"),
+    ("recovery (s)", lambda s: s["recovery_seconds"]),
+]
+"""The headline figures of the demo: (label, summary -> value)."""
+
+
 def table(results: list[RunResult]) -> str:
     """A side-by-side text table of the headline figures."""
-    rows: list[tuple[str, Callable[[dict[str, Any]], Any]]] = [
-        ("requests", lambda s: s["requests"]),
-        ("attempts", lambda s: s["attempts"]),
-        ("amplification", lambda s: s["amplification"]),
-        ("success ratio", lambda s: s["success_ratio"]),
-        ("goodput ratio", lambda s: s["goodput_ratio"]),
-        ("p99 latency (s)", lambda s: s["latency_seconds"]["p99"]),
-        ("failures", lambda s: sum(s["failures"].values())),
-        (
-            "breaker opened",
-            lambda s: sum(b["opened"] for b in s["breakers"].values()) if s["breakers"] else "-",
-        ),
-        ("recovery (s)", lambda s: s["recovery_seconds"]),
-    ]
     names = [r.summary["scenario"] for r in results]
     width = max(len(n) for n in names) + 2
     lines = ["".ljust(18) + "".join(n.rjust(width) for n in names)]
-    for label, get in rows:
+    for label, get in ROWS:
         lines.append(label.ljust(18) + "".join(_fmt(get(r.summary)).rjust(width) for r in results))
     return "\n".join(lines)
 
 
-def html_report(results: list[RunResult], path: Path) -> Path:
-    """Plotly charts (goodput, attempts, service queue) of each run, side by side, in one HTML file."""
-    import plotly.graph_objects as go  # type: ignore[import-untyped]  # plotly ships no type stubs
+PLOTLY_MODES = ("inline", "cdn")
+
+
+def parameter_rows(scenarios: list[Scenario]) -> list[tuple[str, list[Any], bool]]:
+    """Each setting (dotted path) that any scenario sets to other than its default, its value in each
+    scenario (``None`` where unset), and whether the values differ."""
+    chosen = {k for sc in scenarios for k in sc.parameters()}
+    full = [sc.parameters(defaults=True) for sc in scenarios]
+    keys = [k for k in dict.fromkeys(k for p in full for k in p) if k in chosen]
+    rows = []
+    for k in keys:
+        values = [p.get(k) for p in full]
+        rows.append((k, values, any(v != values[0] for v in values)))
+    return rows
+
+
+def _cell(v: Any) -> str:
+    return "<td>unset</td>" if v is None else f"<td><code>{escape(json.dumps(v))}</code></td>"
+
+
+def _report_tables(results: list[RunResult]) -> str:
+    names = [escape(r.summary["scenario"]) for r in results]
+    head = "<tr><th></th>" + "".join(f"<th>{n}</th>" for n in names) + "</tr>"
+    figures = "".join(
+        f"<tr><th>{escape(label)}</th>"
+        + "".join(f"<td>{escape(_fmt(get(r.summary)))}</td>" for r in results)
+        + "</tr>"
+        for label, get in ROWS
+    )
+    params = "".join(
+        f"<tr{' class=diff' if differ else ''}><th><code>{escape(k)}</code></th>"
+        + "".join(_cell(v) for v in values)
+        + "</tr>"
+        for k, values, differ in parameter_rows([r.scenario for r in results])
+    )
+    return (
+        f"<h2>Results</h2><table>{head}{figures}</table>"
+        "<h2>Parameters</h2><p>Every setting that differs from its default in any scenario; rows in bold"
+        f" differ between the scenarios.</p><table>{head}{params}</table>"
+    )
+
+
+def report_figure(results: list[RunResult]) -> go.Figure:
+    """The report's chart: goodput, attempts and service queue of each run over time, faults shaded."""
+    import plotly.graph_objects as go
     from plotly.subplots import make_subplots  # type: ignore[import-untyped]
 
+    seed_text = ", ".join(str(s) for s in sorted({r.seed for r in results}))
+    names = ", ".join(r.summary["scenario"] for r in results)
     fig = make_subplots(
         rows=3,
         cols=1,
         shared_xaxes=True,
         subplot_titles=(
-            "goodput (successes within SLO) per second",
-            "attempts per second",
+            "goodput per second (successes within the SLO latency)",
+            "attempts per second (first tries and retries)",
             "service queue length",
         ),
     )
@@ -101,29 +161,72 @@ def html_report(results: list[RunResult], path: Path) -> Path:
         fig.add_trace(go.Scatter(x=s.index, y=s["queue_length"], name=f"{name} queue"), row=3, col=1)
     for f in results[0].scenario.faults:
         fig.add_vrect(x0=f.start, x1=f.end, fillcolor="red", opacity=0.12, line_width=0)
-    fig.update_layout(height=900, title="Retry storm under a short overload spike")
-    fig.update_xaxes(title_text="simulated seconds", row=3, col=1)
-    summary = "<pre>" + table(results) + "</pre>"
-    html = fig.to_html(full_html=True, include_plotlyjs=True)
-    html = html.replace("<body>", "<body><h1>Retry storm: naive vs resilient</h1>" + summary, 1)
+    fig.update_layout(
+        height=900, title=f"Retry storm under a short overload spike: {names} (seed {seed_text})"
+    )
+    fig.update_yaxes(title_text="requests/s", row=1, col=1)
+    fig.update_yaxes(title_text="attempts/s", row=2, col=1)
+    fig.update_yaxes(title_text="requests queued", row=3, col=1)
+    fig.update_xaxes(title_text="simulated time (s)", row=3, col=1)
+    return fig
+
+
+def html_report(results: list[RunResult], path: Path, *, plotly: str = "inline") -> Path:
+    """One HTML file: the scenarios, seed and parameters, the headline figures, and plotly charts
+    (goodput, attempts, service queue) of each run on a shared time axis.
+
+    ``plotly="inline"`` embeds plotly.js (the file opens offline); ``"cdn"`` loads it from the CDN.
+    """
+    if plotly not in PLOTLY_MODES:
+        raise ValueError(f"plotly={plotly!r}: must be one of {', '.join(PLOTLY_MODES)}")
+    seed_text = ", ".join(str(s) for s in sorted({r.seed for r in results}))
+    names = ", ".join(r.summary["scenario"] for r in results)
+    chart = report_figure(results).to_html(
+        full_html=False, include_plotlyjs=True if plotly == "inline" else "cdn"
+    )
+    title = f"Retry storm: {names}, seed {seed_text}"
+    html = (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{escape(title)}</title><style>{_STYLE}</style></head><body>"
+        f"<h1>Retry storm: naive vs resilient</h1><p>Scenarios <b>{escape(names)}</b>, seed"
+        f" <b>{escape(seed_text)}</b>; the shaded span is the fault.</p>"
+        f"{_report_tables(results)}<h2>Over time</h2>{chart}</body></html>\n"
+    )
     path.write_text(html, encoding="utf-8")
     return path
 
 
+_STYLE = (
+    "body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse;margin-bottom:1em}"
+    "th,td{border:1px solid #ddd;padding:2px 8px;text-align:right}th{text-align:left}"
+    "tr.diff{font-weight:bold;background:#fff6e0}"
+)
+
+
 def run_demo(
-    out: Path | None = None, *, seed: int = 1, duration: float | None = None, progress: bool = True
+    out: Path | None = None,
+    *,
+    seed: int = 1,
+    duration: float | None = None,
+    progress: bool = True,
+    plotly: str = "inline",
 ) -> tuple[list[RunResult], Path | None]:
     """Run both sides; print nothing; return the results and the report path (if ``out``)."""
-    return run_scenarios(demo_scenarios(duration), out, seed=seed, progress=progress)
+    return run_scenarios(demo_scenarios(duration), out, seed=seed, progress=progress, plotly=plotly)
 
 
 def run_scenarios(
-    scenarios: list[Scenario], out: Path | None = None, *, seed: int = 1, progress: bool = True
+    scenarios: list[Scenario],
+    out: Path | None = None,
+    *,
+    seed: int = 1,
+    progress: bool = True,
+    plotly: str = "inline",
 ) -> tuple[list[RunResult], Path | None]:
     """Run the given demo scenarios; return the results and the report path (if ``out``)."""
     results = [run(sc, seed, progress=progress) for sc in scenarios]
     report = None
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-        report = html_report(results, out / "retry_storm.html")
+        report = html_report(results, out / "retry_storm.html", plotly=plotly)
     return results, report

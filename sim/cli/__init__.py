@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 
-from sim.cli import demo, run, schema
+from sim.cli import compare, demo, export, run, schema, sweep, tune
 from sim.cli.common import (
     DEFAULT_SEED,
     EPILOG,
@@ -43,7 +43,7 @@ def _parser() -> Parser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     common = {"epilog": EPILOG, "formatter_class": Help}
-    for subcommand in (run, schema, demo):
+    for subcommand in (run, schema, demo, compare, sweep, tune, export):
         subcommand.add_parser(sub, common)
     return parser
 

@@ -23,6 +23,8 @@ __all__ = [
     "Help",
     "Parser",
     "Usage",
+    "add_set_option",
+    "apply_sets",
     "dir_problem",
     "errors",
     "file_problem",
@@ -30,6 +32,11 @@ __all__ = [
     "seed",
     "size_check",
 ]
+
+SET_HELP = (
+    "change a setting of the scenario: dotted path = TOML value (bare words are strings), e.g. "
+    "clients.web.breaker.failure_rate_threshold=0.2 or 'faults[0].duration=8'; repeatable"
+)
 
 DEFAULT_SEED = 1
 EXIT_OK = 0
@@ -134,3 +141,32 @@ def size_check(label: str, scenarios: list[Scenario], force: bool) -> list[str]:
         for w in [*refuse, *warn] if force else warn:
             print(f"warning: {label}: {w} ({est.describe()})", file=sys.stderr)
     return refused
+
+
+# -- --set PATH=VALUE -----------------------------------------------------------------------
+def add_set_option(parser: argparse.ArgumentParser) -> None:
+    """Add the repeatable ``--set PATH=VALUE`` option (collected in ``args.set``, a list)."""
+    parser.add_argument("--set", action="append", default=[], metavar="PATH=VALUE", help=SET_HELP)
+
+
+def apply_sets(scenario: Scenario, sets: list[str] | None, source: str) -> Scenario:
+    """``scenario`` with every ``PATH=VALUE`` of ``sets`` applied and the result validated.
+
+    Problems raise one ``ScenarioError`` (``<source>: <dotted.path>=<value>: <rule>``, one line per error).
+    """
+    from sim.scenario.loader import ScenarioError
+    from sim.scenario.overrides import apply_overrides, parse_set
+
+    if not sets:
+        return scenario
+    items: list[tuple[str, object]] = []
+    problems: list[ScenarioError] = []
+    for text in sets:
+        try:
+            items.append(parse_set(text, source))
+        except ScenarioError as e:
+            problems.append(e)
+    if problems:
+        first, *more = problems
+        raise ScenarioError(first.source, first.path, first.value, first.rule, more=more)
+    return apply_overrides(scenario, items, source=source)

@@ -27,6 +27,12 @@ def add_parser(sub: Any, common: dict[str, Any]) -> None:
     p.add_argument(
         "--duration", type=seconds, default=None, help="shorten the runs to this many simulated seconds"
     )
+    p.add_argument(
+        "--plotly",
+        choices=("inline", "cdn"),
+        default="inline",
+        help="embed plotly.js in the report (opens offline) or load it from the CDN (a smaller file)",
+    )
     p.add_argument("--force", action="store_true", help="run even when the estimate says it is too large")
     p.set_defaults(func=command)
 
@@ -51,7 +57,9 @@ def command(args: argparse.Namespace) -> int:
     if refused:
         return errors(refused)
     try:
-        results, report = run_scenarios(scenarios, Path(args.out), seed=args.seed, progress=True)
+        results, report = run_scenarios(
+            scenarios, Path(args.out), seed=args.seed, progress=True, plotly=args.plotly
+        )
     except OSError as e:
         return errors([f"cannot write {e.filename!r}: {e.strerror or e}"])
     print(table(results))

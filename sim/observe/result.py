@@ -14,6 +14,7 @@ from sim.observe.series import render_openmetrics
 
 if TYPE_CHECKING:
     import pandas as pd
+    import plotly.graph_objects as go  # type: ignore[import-untyped]  # plotly ships no type stubs
 
     from sim.model.client import GroupRT
     from sim.model.links import LinkRT
@@ -217,3 +218,23 @@ class RunResult:
 
     def write_series(self, path: str | Path) -> None:
         Path(path).write_text(self.series, encoding="utf-8")
+
+    # -- looking at it -----------------------------------------------------------------
+    def plot(self) -> go.Figure:
+        """A plotly figure: offered vs goodput per second, success ratio, breaker open fraction."""
+        from sim.observe.view import result_figure
+
+        return result_figure(self)
+
+    def _repr_html_(self) -> str:
+        """Notebook view: a summary table and a small SVG of offered vs goodput per second."""
+        from sim.observe.view import result_html
+
+        return result_html(self)
+
+    def __repr__(self) -> str:
+        s = self.summary
+        return (
+            f"<RunResult {s['scenario']!r} seed={self.seed} requests={s['requests']} "
+            f"success_ratio={s['success_ratio']} recovery_seconds={s['recovery_seconds']}>"
+        )

@@ -10,7 +10,8 @@ import typing
 from typing import Any
 
 from resilience._config import Config
-from sim.scenario.loader import REQUIRED, _kinds
+from sim.scenario.build import _kinds
+from sim.scenario.loader import REQUIRED
 from sim.scenario.spec import ClientGroup, Scenario, late_type
 
 __all__ = ["scenario_schema"]

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from pathlib import Path
+from typing import Any, ClassVar, Self
 
 from resilience._config import Config, ConfigError, non_negative, positive, rule
 from resilience.classify import ClassifierConfig
 from resilience.retry import RetryConfig
+from sim.scenario.build import CrossRuleError, config_from_dict, late_type
 from sim.scenario.distributions import ZERO, Distribution
+from sim.scenario.overrides import apply_overrides, flat_parameters
+from sim.scenario.queues import QueuePolicy
 from sim.scenario.workloads import Fixed, Poisson, Workload
+from sim.scenario.writer import scenario_to_toml, write_scenario
 from sim.scenario.zero_delay import zero_delay_problems
 
 __all__ = [
@@ -86,12 +92,16 @@ class Service(Config):
     load_latency: LoadLatency | None = None
     errors: tuple[ErrorSpec, ...] = ()
     cancel_on_timeout: bool = False
+    queue_policy: QueuePolicy | None = None  # see sim/scenario/queues.py; None: plain FIFO/LIFO
 
     def _cross_checks(self) -> None:
         if not isinstance(self.service_time, Distribution):
             raise self._error("service_time", "must be a distribution")
         if sum(e.probability for e in self.errors) > 1.0 + 1e-12:
             raise self._error("errors", "probabilities must sum to <= 1")
+        lifo_policy = self.queue_policy is not None and self.queue_policy.adaptive_lifo is not None
+        if lifo_policy and self.discipline == "lifo":
+            raise self._error("discipline", "must be fifo when queue_policy.adaptive_lifo is set")
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,32 +182,6 @@ class Partition(Fault):
     duration: float = field(default=1.0, metadata=rule(positive, "must be > 0 and finite"))
 
 
-class CrossRuleError(ConfigError):
-    """Rules spanning a scenario's parts are broken; ``problems`` lists each (the first is this error)."""
-
-    def __init__(self, problems: list[ConfigError]) -> None:
-        first = problems[0]
-        super().__init__(first.config, first.field, first.value, first.rule)
-        self.problems = problems
-
-
-_LATE: dict[str, tuple[str, str]] = {
-    "breaker": ("resilience.breaker", "BreakerConfig"),
-    "budget": ("resilience.budget", "BudgetConfig"),
-}
-
-
-def late_type(field_name: str) -> type[Config] | None:
-    """The config class of a ClientGroup's ``breaker``/``budget`` field, if that package is present."""
-    import importlib
-
-    module, name = _LATE[field_name]
-    try:
-        return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
-    except (ImportError, AttributeError):
-        return None
-
-
 @dataclass(frozen=True, slots=True)
 class ClientGroup(Config):
     """``instances`` clients with identical pipelines calling ``target``."""
@@ -211,10 +195,15 @@ class ClientGroup(Config):
     )
     idempotent: bool = True
     retry: RetryConfig = field(default_factory=lambda: RetryConfig(max_attempts=1))
-    breaker: Any = None
-    budget: Any = None
+    breaker: Any = field(default=None, metadata={"late": "breaker"})  # a resilience.breaker.BreakerConfig
+    budget: Any = field(default=None, metadata={"late": "budget"})  # a resilience.budget.BudgetConfig
     classifier: ClassifierConfig | None = None
     fallback: str | None = field(default=None, metadata=_NAME_RULE)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, source: str = "<dict>") -> Self:
+        """Build from plain data; ``breaker``/``budget`` tables become their configs (as in ``Scenario``)."""
+        return config_from_dict(cls, data, source=source)
 
     def _cross_checks(self) -> None:
         if not isinstance(self.workload, Workload):
@@ -252,6 +241,36 @@ class Scenario(Config):
         problems = scenario_problems(self)
         if problems:
             raise CrossRuleError(problems)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, source: str = "<dict>") -> Self:
+        """Build from plain data (``to_dict()`` output or TOML data) with the checks and messages of a
+        scenario file; every problem raises one ``ScenarioError``. Unlike a file, defaults fill
+        ``warmup`` and ``slo_latency`` when they are left out."""
+        return config_from_dict(cls, data, source=source)
+
+    def to_toml(self, *, defaults: bool = False) -> str:
+        """TOML text that ``load_scenario`` reads back to an equal scenario; unset fields are left out,
+        and so are fields equal to their default unless ``defaults``."""
+        return scenario_to_toml(self, defaults=defaults)
+
+    def write_toml(self, path: str | Path, *, defaults: bool = False) -> Path:
+        """Write ``to_toml()`` to ``path`` (UTF-8); returns the path."""
+        return write_scenario(self, path, defaults=defaults)
+
+    def with_(self, **overrides: Any) -> Scenario:
+        """A copy with settings changed by dotted path, validated like a scenario file:
+        ``sc.with_(**{"clients.web.breaker.failure_rate_threshold": 0.2, "faults[0].duration": 8.0})``.
+
+        Values are plain data or configs; problems raise one ``ScenarioError`` whose source is
+        ``<name>``. A path under an absent table (a client without a breaker) is an error naming it.
+        """
+        return apply_overrides(self, overrides, source=f"<{self.name}>")
+
+    def parameters(self, *, defaults: bool = False) -> dict[str, Any]:
+        """Every setting by dotted path (``clients.web.retry.max_attempts``); without ``defaults``, only
+        those differing from their default (and ``name``, ``duration``, ``warmup``, ``slo_latency``)."""
+        return flat_parameters(self, defaults=defaults)
 
     @property
     def fixed(self) -> bool:

@@ -32,7 +32,10 @@ def test_snapshot_names_the_run_entry_points_and_the_scenario_types() -> None:
     text = render()
     assert text.startswith("# The public API of sim.")
     assert "[sim]\n" in text and "[sim.cli]\n" in text
-    run = "\nrun: function(scenario: Scenario, seed: int = 0, *, progress: bool = False) -> RunResult\n"
+    run = (
+        "\nrun: function(scenario: Scenario, seed: int = 0, *, progress: bool = False, "
+        "run_label: str | None = None) -> RunResult\n"
+    )
     assert run in text
     assert "\nmain: function(argv: list[str] | None = None) -> int\n" in text
     assert "\nScenario: config\n" in text

@@ -1,0 +1,1 @@
+"""Helpers shared by the tuning notebooks: live widgets, default scenarios, precomputed maps."""
