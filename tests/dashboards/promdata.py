@@ -19,7 +19,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -102,16 +102,6 @@ def simulated(duration: float = 50.0, seed: int = 1) -> DataSet:
 
 
 # -- production-shaped --------------------------------------------------------
-
-
-class ExporterSink:
-    """A CounterSink over the exporter's prometheus_client objects (for the rate limiter's counts)."""
-
-    def __init__(self, exporter: PrometheusExporter) -> None:
-        self.exporter = exporter
-
-    def inc(self, name: str, labels: Mapping[str, str], amount: float = 1.0) -> None:
-        self.exporter.metric(name).labels(**labels).inc(amount)
 
 
 @dataclass
@@ -200,7 +190,7 @@ def production(edge: str, end: float, scrape_interval: float = 15.0) -> DataSet:
     exporter.watch_breaker(breaker)
     exporter.watch_budget(edge, lambda: budget.available(exporter.clock.now()))
     limiter = TokenBucketRateLimiter(
-        TokenBucketConfig(rate=200.0, burst=5.0), name=edge, sink=ExporterSink(exporter)
+        TokenBucketConfig(rate=200.0, burst=5.0), name=edge, sink=exporter
     )
     retry = RetryConfig(max_attempts=3, attempt_timeout=0.04, backoff=ConstantBackoff(base=0.001))
     pipeline = Pipeline(

@@ -187,9 +187,11 @@ def test_panels_of_active_features_are_non_zero_in_the_fault_window(world: World
             series = ev.results[(model["uid"], panel_id, "A")]
             peak = max(v for s in series for t, v in s.values if start <= t <= reach)
             assert peak > floor, (which, key, peak)
-    # Both incidents trip breakers and fail requests (a stated property of both data sets). The
-    # simulated timeouts series is born at its first non-zero scrape, so no rate can see that burst.
-    assert {"breaker_open", "breaker_failure_rate", "not_permitted", "slo_burn"} <= set(active), active
+    # Both incidents trip breakers, time out and fail requests (a stated property of both data sets;
+    # a simulated counter starts from a zero sample, so rates see its first burst).
+    assert {"breaker_open", "breaker_failure_rate", "not_permitted", "slo_burn", "timeouts"} <= set(
+        active
+    ), active
     if which == "prod":
         assert {"timeouts", "fallbacks", "admission"} <= set(active), active
 
@@ -266,3 +268,34 @@ def test_the_preview_marks_thresholds_units_and_empty_panels(world: World) -> No
     assert [t["value"] for t in latency["thresholds"]] == [2.0]  # the overall timeout
     assert latency["axis"] == "seconds (s)"
     assert by_title["Fallback tier usage"]["traces"] == []  # the flagship has no fallback: drawn as "no data"
+
+
+def test_the_fallback_panel_returns_simulated_data_from_the_fallback_incident(tmp_path: Path) -> None:
+    """The flagship has no fallback tier; the fallback incident has one: its panel shows it, non-zero
+    in the fault window and zero before it (the same expression as every other panel, no padding)."""
+    import dataclasses
+
+    import sim
+
+    sc = sim.load_scenario("scenarios/incidents/fallback.toml")
+    (fault,) = sc.faults
+    short = dataclasses.replace(fault, duration=30.0)
+    sc = dataclasses.replace(sc, duration=fault.start + 40.0, faults=(short,))
+    text = sim.run(sc, 1).series
+    pts = [p for p in points(text) if p.name == "resilience_fallbacks_total"]
+    (edge,) = {p.labels["name"] for p in pts}
+    (run,) = {p.labels["run"] for p in pts}
+    config = ExportConfig(edges=(edge,), attempt_timeout=0.2, timeout=1.0, slo_latency=1.0)
+    models = list(dashboards.build(config).values())
+    start, epoch = float(sc.epoch), float(sc.epoch)
+    with LocalPrometheus([text], tmp_path) as prom:
+        results = evaluate(models, prom, start, start + sc.duration, 1.0, {"name": edge, "run": run},
+                           scrape_interval=1.0)  # fmt: skip
+    for model in models:
+        series = results[(model["uid"], dashboards.PANEL_IDS["fallbacks"], "A")]
+        assert series and all(s.metric.get("name") == edge for s in series), series
+        values = [(t - epoch, v) for s in series for t, v in s.values]
+        assert all(math.isfinite(v) for _, v in values)
+        # answers per second: 100 requests/s, 5 % of them 503s in the fault, 0.4 % before it
+        assert max(v for t, v in values if fault.start + 5 <= t <= fault.start + 30) > 2.5
+        assert max(v for t, v in values if sc.warmup <= t <= fault.start - 10) < 1.5
