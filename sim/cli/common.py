@@ -25,6 +25,7 @@ __all__ = [
     "Usage",
     "add_set_option",
     "apply_sets",
+    "load_with_sets",
     "dir_problem",
     "errors",
     "file_problem",
@@ -147,6 +148,17 @@ def size_check(label: str, scenarios: list[Scenario], force: bool) -> list[str]:
 def add_set_option(parser: argparse.ArgumentParser) -> None:
     """Add the repeatable ``--set PATH=VALUE`` option (collected in ``args.set``, a list)."""
     parser.add_argument("--set", action="append", default=[], metavar="PATH=VALUE", help=SET_HELP)
+
+
+def load_with_sets(path: str, sets: list[str] | None, problems: list[str]) -> Scenario | None:
+    """The scenario file at ``path`` with ``sets`` applied; None, its error lines added to ``problems``."""
+    from sim.scenario.loader import ScenarioError, load_scenario
+
+    try:
+        return apply_sets(load_scenario(path), sets, path)
+    except ScenarioError as e:
+        problems.extend(err.line for err in e.errors)
+        return None
 
 
 def apply_sets(scenario: Scenario, sets: list[str] | None, source: str) -> Scenario:

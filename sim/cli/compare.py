@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
-from sim.cli.common import EPILOG, EXIT_OK, add_set_option, apply_sets, errors, file_problem, size_check
+from sim.cli.common import EPILOG, EXIT_OK, add_set_option, errors, file_problem, load_with_sets, size_check
 from sim.cli.sweep import add_executor_options, make_executor, seed_list
 
 if TYPE_CHECKING:
@@ -54,15 +54,13 @@ def add_parser(sub: Any, common: dict[str, Any]) -> None:
 def command(args: argparse.Namespace) -> int:
     """Run both sides, print the table; the exit code."""
     from sim.experiments.compare import compare, parse_fail_if
-    from sim.scenario.loader import ScenarioError, load_scenario
 
     problems: list[str] = []
     sides: list[Scenario] = []
     for path in (args.a, args.b):
-        try:
-            sides.append(apply_sets(load_scenario(path), args.set, path))
-        except ScenarioError as e:
-            problems.extend(err.line for err in e.errors)
+        side = load_with_sets(path, args.set, problems)
+        if side is not None:
+            sides.append(side)
     rules: list[FailIf] = []
     for text in args.fail_if:
         try:

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sim.cli.common import DEFAULT_SEED, EXIT_OK, Help, dir_problem, errors, seed, size_check
+from sim.cli.common import DEFAULT_SEED, EXIT_OK, Help, dir_problem, errors, load_with_sets, seed, size_check
 from sim.cli.run import add_epoch_options, with_epoch
 
 if TYPE_CHECKING:
@@ -114,19 +114,9 @@ def command(args: argparse.Namespace) -> int:
     """Export; the exit code."""
     from sim.export import ExportError, PromtoolMissing, export, export_config
     from sim.export.pipeline import check_expect
-    from sim.scenario.loader import ScenarioError, load_scenario
 
     problems: list[str] = []
-    scenario = None
-    try:
-        scenario = load_scenario(args.scenario)
-        sets = getattr(args, "set", None)
-        if sets:
-            from sim.cli.common import apply_sets
-
-            scenario = apply_sets(scenario, sets, args.scenario)
-    except ScenarioError as e:
-        problems.extend(err.line for err in e.errors)
+    scenario = load_with_sets(args.scenario, args.set, problems)
     found = dir_problem("--out", args.out)
     if found:
         problems.append(found)

@@ -14,9 +14,9 @@ from sim.cli.common import (
     DEFAULT_SEED,
     EXIT_OK,
     add_set_option,
-    apply_sets,
     errors,
     file_problem,
+    load_with_sets,
     seed,
     size_check,
 )
@@ -88,14 +88,9 @@ def add_parser(sub: Any, common: dict[str, Any]) -> None:
 def command(args: argparse.Namespace) -> int:
     """Run the scenario; the exit code."""
     from sim.engine import run
-    from sim.scenario.loader import ScenarioError, load_scenario
 
     problems: list[str] = []
-    scenario = None
-    try:
-        scenario = apply_sets(load_scenario(args.scenario), args.set, args.scenario)
-    except ScenarioError as e:
-        problems.extend(err.line for err in e.errors)
+    scenario = load_with_sets(args.scenario, args.set, problems)
     for flag, path in (("--series", args.series), ("--bins", args.bins)):
         found = None if path is None else file_problem(flag, path)
         if found:

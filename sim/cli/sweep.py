@@ -8,7 +8,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from typing import Any
 
-from sim.cli.common import EXIT_OK, add_set_option, apply_sets, errors, file_problem, size_check
+from sim.cli.common import EXIT_OK, add_set_option, errors, file_problem, load_with_sets, size_check
 
 __all__ = ["add_executor_options", "add_parser", "command", "make_executor", "seed_list"]
 
@@ -90,14 +90,11 @@ def add_parser(sub: Any, common: dict[str, Any]) -> None:
 def command(args: argparse.Namespace) -> int:
     """Run the sweep; print per-setting means with intervals; the exit code."""
     from sim.experiments.grid import apply_settings, expand_grid, load_grid, sweep
-    from sim.scenario.loader import ScenarioError, load_scenario
+    from sim.scenario.loader import ScenarioError
 
     problems: list[str] = []
-    base = grid = None
-    try:
-        base = apply_sets(load_scenario(args.scenario), args.set, args.scenario)
-    except ScenarioError as e:
-        problems.extend(err.line for err in e.errors)
+    grid = None
+    base = load_with_sets(args.scenario, args.set, problems)
     try:
         grid = load_grid(args.grid)
     except ScenarioError as e:

@@ -7,7 +7,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sim.cli.common import EPILOG, EXIT_OK, add_set_option, apply_sets, errors, file_problem, seed, size_check
+from sim.cli.common import (
+    EPILOG,
+    EXIT_OK,
+    add_set_option,
+    errors,
+    file_problem,
+    load_with_sets,
+    seed,
+    size_check,
+)
 from sim.cli.sweep import add_executor_options, make_executor
 
 __all__ = ["EXIT_INFEASIBLE", "add_parser", "command"]
@@ -66,14 +75,11 @@ def command(args: argparse.Namespace) -> int:
     """Run the study; print the best settings and the evidence; write the scenario; the exit code."""
     from sim.experiments.grid import apply_settings
     from sim.experiments.tune import OBJECTIVE, load_space, tune
-    from sim.scenario.loader import ScenarioError, load_scenario
+    from sim.scenario.loader import ScenarioError
 
     problems: list[str] = []
-    base = space = None
-    try:
-        base = apply_sets(load_scenario(args.scenario), args.set, args.scenario)
-    except ScenarioError as e:
-        problems.extend(err.line for err in e.errors)
+    space = None
+    base = load_with_sets(args.scenario, args.set, problems)
     try:
         space = load_space(args.space)
     except ScenarioError as e:
