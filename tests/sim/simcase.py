@@ -16,6 +16,17 @@ from sim import (
     TruncatedNormal,
 )
 
+# The flagship retry-storm scenarios cut to 12 s at 120 requests/s (``scenario.with_(**STORM_SMALL)``).
+STORM_SMALL = {
+    "duration": 12.0,
+    "warmup": 2.0,
+    "faults[0].start": 4.0,
+    "faults[0].duration": 2.0,
+    "clients.web.workload.rate": 120.0,
+    "clients.web.instances": 5,
+    "services.api.workers": 2,
+}
+
 
 def identity(s: dict[str, Any]) -> tuple[int, int]:
     """(requests, successes + Σ degraded + Σ failures + in_flight_at_end)."""

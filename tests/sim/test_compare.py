@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from scipy import stats
+from simcase import STORM_SMALL as SMALL
 
 from sim import Scenario, load_scenario
 from sim.cli import main
@@ -14,15 +15,6 @@ from sim.experiments.compare import compare, parse_fail_if
 from sim.sweep import run_row
 
 ROOT = Path(__file__).resolve().parents[2]
-SMALL = {
-    "duration": 12.0,
-    "warmup": 2.0,
-    "faults[0].start": 4.0,
-    "faults[0].duration": 2.0,
-    "clients.web.workload.rate": 120.0,
-    "clients.web.instances": 5,
-    "services.api.workers": 2,
-}
 SEEDS = [0, 1, 2, 3]
 
 

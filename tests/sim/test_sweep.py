@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from simcase import STORM_SMALL as SMALL
 
 from sim import Scenario, load_scenario, run_many
 from sim.cli import main
@@ -27,15 +28,6 @@ METRICS = [
     "latency_p99",
     "p99_after_fault",
 ]
-SMALL = {
-    "duration": 12.0,
-    "warmup": 2.0,
-    "faults[0].start": 4.0,
-    "faults[0].duration": 2.0,
-    "clients.web.workload.rate": 120.0,
-    "clients.web.instances": 5,
-    "services.api.workers": 2,
-}
 
 
 def small() -> Scenario:

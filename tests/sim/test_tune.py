@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from simcase import STORM_SMALL as SMALL
 
 from sim import Scenario, load_scenario
 from sim.experiments.tune import AMPLIFICATION_MAX, OBJECTIVE, SUCCESS_MIN, load_space, space_from_dict, tune
@@ -15,15 +16,6 @@ from sim.scenario.loader import ScenarioError
 from sim.sweep import run_row
 
 ROOT = Path(__file__).resolve().parents[2]
-SMALL = {
-    "duration": 12.0,
-    "warmup": 2.0,
-    "faults[0].start": 4.0,
-    "faults[0].duration": 2.0,
-    "clients.web.workload.rate": 120.0,
-    "clients.web.instances": 5,
-    "services.api.workers": 2,
-}
 SPACE = {
     "set": {"clients.web.retry.backoff": {"type": "exponential", "jitter": {"type": "full"}}},
     "params": {
