@@ -190,6 +190,27 @@ class PrometheusExporter:
                     self._children[key] = child
         return child
 
+    # -- known label sets ---------------------------------------------------
+    def initialise(self, name: str) -> None:
+        """Export pipeline ``name``'s request, attempt and timeout series at zero before any event.
+
+        A series that first appears at its first event hides that event from ``rate()`` and
+        ``increase()`` (Prometheus takes a series' first sample as its start); call this once per
+        pipeline at start-up so the first failure, timeout or retry is seen.
+        """
+        from ..outcome import FailureReason, OutcomeKind, TimeoutPhase
+
+        kinds = [k.value for k in OutcomeKind]
+        for labels in [("success", ""), *(("failure", r.value) for r in FailureReason)]:
+            self._child("resilience_requests_total", name, *labels)
+        for result in ("success", "failure"):
+            self._child("resilience_request_duration_seconds", name, result)
+        for kind in kinds:
+            self._child("resilience_attempts_total", name, kind)
+            self._child("resilience_attempt_duration_seconds", name, kind)
+        for phase in TimeoutPhase:
+            self._child("resilience_timeouts_total", name, "client", phase.value)
+
     # -- the CounterSink protocol -------------------------------------------
     def inc(self, name: str, labels: Mapping[str, str], amount: float = 1.0) -> None:
         """Add ``amount`` to the catalog counter ``name{labels}`` (fallbacks, timeouts, idempotency)."""

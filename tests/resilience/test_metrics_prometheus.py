@@ -456,3 +456,22 @@ def test_exporter_is_a_counter_sink_for_fallbacks(
         exporter.inc("resilience_fallbacks_total", {"name": "web->api"})
     with pytest.raises(ValueError, match="not a counter"):
         exporter.inc("resilience_budget_tokens", {"name": "web->api"})
+
+
+def test_initialise_exports_known_series_at_zero_before_the_first_event(
+    registry: CollectorRegistry, exporter: PrometheusExporter
+) -> None:
+    """So ``rate()`` sees a pipeline's first failure and first timeout (a series born at its first
+    event hides that event); the other pipeline, not initialised, is the control."""
+    exporter.initialise("payments")
+    assert value(registry, "resilience_requests_total", name="payments", result="failure",
+                 reason="retries_exhausted") == 0.0  # fmt: skip
+    timeouts = {"name": "payments", "source": "client", "phase": "attempt"}
+    assert value(registry, "resilience_timeouts_total", **timeouts) == 0.0
+    assert value(registry, "resilience_attempts_total", name="payments", outcome="timeout") == 0.0
+    hist = "resilience_request_duration_seconds_count"
+    assert value(registry, hist, name="payments", result="failure") == 0.0
+    assert value(registry, "resilience_requests_total", name="orders", result="failure",
+                 reason="retries_exhausted") is None  # fmt: skip
+    exporter.inc("resilience_timeouts_total", timeouts)
+    assert value(registry, "resilience_timeouts_total", **timeouts) == 1.0
