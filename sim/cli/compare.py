@@ -6,8 +6,8 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
-from sim.cli.common import EPILOG, EXIT_OK, add_set_option, errors, file_problem, load_with_sets, size_check
-from sim.cli.sweep import add_executor_options, make_executor, seed_list
+from sim.cli.common import EPILOG, EXIT_OK, errors, file_problem, load_with_sets, size_check
+from sim.cli.sweep import add_batch_options, make_executor, seed_list
 
 if TYPE_CHECKING:
     from sim.experiments.compare import FailIf
@@ -45,9 +45,7 @@ def add_parser(sub: Any, common: dict[str, Any]) -> None:
     p.add_argument(
         "--fail-if", action="append", default=[], metavar="EXPR", help="exit 3 when EXPR holds; repeatable"
     )
-    add_executor_options(p)
-    p.add_argument("--force", action="store_true", help="run even when the estimate says it is too large")
-    add_set_option(p)
+    add_batch_options(p)
     p.set_defaults(func=command)
 
 

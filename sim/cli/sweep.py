@@ -10,7 +10,7 @@ from typing import Any
 
 from sim.cli.common import EXIT_OK, add_set_option, errors, file_problem, load_with_sets, size_check
 
-__all__ = ["add_executor_options", "add_parser", "command", "make_executor", "seed_list"]
+__all__ = ["add_batch_options", "add_parser", "command", "make_executor", "seed_list"]
 
 HEADLINE = ("success_ratio", "amplification", "latency_p99", "p99_after_fault", "recovery_seconds")
 
@@ -40,14 +40,17 @@ def workers(text: str) -> int:
     return value
 
 
-def add_executor_options(p: argparse.ArgumentParser) -> None:
-    """``--workers N`` (local process pool) and ``--scheduler ADDRESS`` (a Dask cluster)."""
+def add_batch_options(p: argparse.ArgumentParser) -> None:
+    """The options of every many-run subcommand: ``--workers N`` (local process pool), ``--scheduler
+    ADDRESS`` (a Dask cluster), ``--force`` and ``--set PATH=VALUE``."""
     p.add_argument("--workers", type=workers, default=None, help="local worker processes (None: one per CPU)")
     p.add_argument(
         "--scheduler",
         metavar="ADDRESS",
         help="run on a Dask cluster instead (e.g. tcp://10.0.0.5:8786), through Client.get_executor()",
     )
+    p.add_argument("--force", action="store_true", help="run even when the estimate says it is too large")
+    add_set_option(p)
 
 
 def make_executor(args: argparse.Namespace) -> tuple[Executor, Callable[[], None]]:
@@ -81,9 +84,7 @@ def add_parser(sub: Any, common: dict[str, Any]) -> None:
     p.add_argument("--out", default="sweep.parquet", metavar="FILE", help="runs, one row per run (Parquet)")
     p.add_argument("--summary", metavar="FILE", help="also write per-setting means and 95%% intervals (CSV)")
     p.add_argument("--seeds", type=seed_list, default="0..4", help="seeds, e.g. 0..9 or 1,2,5")
-    add_executor_options(p)
-    p.add_argument("--force", action="store_true", help="run even when the estimate says it is too large")
-    add_set_option(p)
+    add_batch_options(p)
     p.set_defaults(func=command)
 
 

@@ -10,14 +10,13 @@ from typing import Any
 from sim.cli.common import (
     EPILOG,
     EXIT_OK,
-    add_set_option,
     errors,
     file_problem,
     load_with_sets,
     seed,
     size_check,
 )
-from sim.cli.sweep import add_executor_options, make_executor
+from sim.cli.sweep import add_batch_options, make_executor
 
 __all__ = ["EXIT_INFEASIBLE", "add_parser", "command"]
 
@@ -65,9 +64,7 @@ def add_parser(sub: Any, common: dict[str, Any]) -> None:
     p.add_argument(
         "--storage", metavar="FILE", help="SQLite file keeping the study, so an interrupted run resumes"
     )
-    add_executor_options(p)
-    p.add_argument("--force", action="store_true", help="run even when the estimate says it is too large")
-    add_set_option(p)
+    add_batch_options(p)
     p.set_defaults(func=command)
 
 
