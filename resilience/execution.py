@@ -21,7 +21,7 @@ from .deadline import Deadline
 from .events import EventKind, Listener, TraceEvent
 from .execution_policy import ExecutionPolicy
 from .hooks import notify
-from .outcome import CANCELLED, FailureReason, Outcome, OutcomeKind, TimeoutPhase
+from .outcome import CANCELLED, SUCCESS, FailureReason, Outcome, OutcomeKind, TimeoutPhase
 from .protocols import BreakerLike, BudgetLike, Grant, Permit
 from .rng import RandomSource
 from .steps import Attempt, Done, GiveUp, Step, Wait
@@ -33,6 +33,10 @@ _INF = math.inf
 # Evidence after which the server may have executed the call: a non-idempotent
 # call is retried after it only with an idempotency key (like a timeout).
 _MAY_HAVE_EXECUTED = frozenset({"connection_error", "http_502", "http_504"})
+# the hot path reads these as module globals (an enum member lookup costs more)
+_SUCCESS_KIND, _CANCELLED_KIND = OutcomeKind.SUCCESS, OutcomeKind.CANCELLED
+_ATTEMPT_PHASE, _DEADLINE_PHASE = TimeoutPhase.ATTEMPT, TimeoutPhase.DEADLINE
+_DONE = Done(SUCCESS)  # the step of every plain success (steps are never changed once made)
 
 
 class Execution:
@@ -94,7 +98,7 @@ class Execution:
         self.idempotent = idempotent
         self.idempotency_key = idempotency_key
         self.trace = trace
-        self._emit = trace is not None or bool(listeners)
+        self._emit = trace is not None or listeners != ()
         self.result: Step | None = None
         if self._emit:
             left = _INF if deadline is None else deadline.remaining(now)
@@ -109,7 +113,29 @@ class Execution:
         if state == _READY:
             if outcome is not None:
                 raise RuntimeError("Execution.next: an outcome was given but no attempt was made")
-            return self._start_attempt(now)
+            # start an attempt (inlined: the hot path)
+            deadline = self.deadline
+            if deadline is not None and now >= deadline.expires_at:
+                return self._give_up(now, FailureReason.DEADLINE_EXCEEDED)
+            breaker = self._breaker
+            if breaker is not None:
+                permit = breaker.try_acquire(now)
+                if permit is None:
+                    return self._reject(now, FailureReason.BREAKER_OPEN, breaker.seconds_until_probe(now))
+                self._permit = permit
+            self.attempts = n = self.attempts + 1
+            self._attempt_started = now
+            self._state = _ATTEMPTING
+            timeout = self._policy.attempt_timeout
+            phase: TimeoutPhase | None = _ATTEMPT_PHASE if timeout < _INF else None
+            if deadline is not None:
+                left = deadline.expires_at - now
+                if left <= timeout and left < _INF:
+                    timeout, phase = left, _DEADLINE_PHASE
+            step = Attempt(n, timeout, phase)
+            if self._emit:
+                self._event(TraceEvent(now, EventKind.ATTEMPT, n, phase.value if phase else "none", timeout))
+            return step
         if state == _ATTEMPTING:
             if outcome is None:
                 raise RuntimeError("Execution.next: the attempt's outcome is required")
@@ -141,30 +167,6 @@ class Execution:
         return result
 
     # -- internals ------------------------------------------------------------
-    def _start_attempt(self, now: float) -> Step:
-        deadline = self.deadline
-        if deadline is not None and now >= deadline.expires_at:
-            return self._give_up(now, FailureReason.DEADLINE_EXCEEDED)
-        breaker = self._breaker
-        if breaker is not None:
-            permit = breaker.try_acquire(now)
-            if permit is None:
-                return self._reject(now, FailureReason.BREAKER_OPEN, breaker.seconds_until_probe(now))
-            self._permit = permit
-        self.attempts = n = self.attempts + 1
-        self._attempt_started = now
-        self._state = _ATTEMPTING
-        timeout = self._policy.attempt_timeout
-        phase: TimeoutPhase | None = TimeoutPhase.ATTEMPT if timeout < _INF else None
-        if deadline is not None:
-            left = deadline.expires_at - now
-            if left <= timeout and left < _INF:
-                timeout, phase = left, TimeoutPhase.DEADLINE
-        step = Attempt(n, timeout, phase)
-        if self._emit:
-            self._event(TraceEvent(now, EventKind.ATTEMPT, n, phase.value if phase else "none", timeout))
-        return step
-
     def _finish_attempt(self, now: float, outcome: Outcome) -> Step:
         self._state = _FINISHED  # until decided: if anything below raises, cancel() settles the rest
         duration = now - self._attempt_started
@@ -184,17 +186,17 @@ class Execution:
             if permit is not None:
                 breaker = self._breaker
                 assert breaker is not None
-                if kind is OutcomeKind.CANCELLED:
+                if kind is _CANCELLED_KIND:
                     breaker.release(permit, now)
                 else:
                     breaker.record(permit, now, duration, outcome)
         finally:
             if budget is not None:
                 budget.on_outcome(now, outcome, grant)
-        if kind is OutcomeKind.SUCCESS:
+        if kind is _SUCCESS_KIND:
             if self._emit:
                 self._event(TraceEvent(now, EventKind.SUCCESS, n, "", now - self.started_at))
-            self.result = step = Done(outcome)
+            self.result = step = _DONE if outcome is SUCCESS else Done(outcome)
             return step
         return self._retry_or_give_up(now, outcome, n)
 

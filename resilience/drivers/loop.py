@@ -90,6 +90,15 @@ def driver_site(driver: DriverOptions) -> LoopSite:
     return site
 
 
+def resumed_loop(
+    execution: Execution, now: Callable[[], float], sleep: Callable[[float], Any], site: LoopSite, step: Step
+) -> StepLoop:
+    """The sync loop of a request whose driver made its first step itself: ``step``, as handed out."""
+    loop = StepLoop(execution, now, sleep, site)
+    loop._step = step
+    return loop
+
+
 class _Loop:
     """The state of one request between its steps, shared by the sync and async loops."""
 
@@ -257,16 +266,26 @@ class StepLoop(_Loop):
         Exactly ``for attempt in loop: with attempt: attempt.result = fn(...)``,
         without the iterator and context-manager protocol on the success path.
         """
+        ex, now = self._ex, self._now
+        fast = self._site.classify_result is None  # every return is a success
         while True:
             self.__next__()  # the next attempt (after any wait), or the give-up raised
             if pass_timeout is not None:  # the attempt's remaining time (None: unbounded)
                 kwargs[pass_timeout] = self.timeout
             try:
-                self.result = fn(*args, **kwargs)
+                self.result = result = fn(*args, **kwargs)
             except BaseException as exc:
                 if not self._report(exc):
                     raise  # the original exception goes on, its traceback intact
                 continue
+            if fast:  # ``__exit__``'s success branch, inlined
+                try:
+                    self._step = ex.next(now(), SUCCESS)  # always Done
+                except BaseException:
+                    ex.cancel(now())
+                    raise
+                self.done = True
+                return result
             self.__exit__(None, None, None)
             if self.done:
                 return self.result

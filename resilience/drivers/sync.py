@@ -23,19 +23,26 @@ one driver may serve many threads.
 from __future__ import annotations
 
 import functools
+import math
+import time
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
 from ..clock import Clock, WallClock
-from ..deadline import Deadline
+from ..deadline import Deadline, current_deadline
 from ..events import TraceEvent
+from ..execution import Execution
+from ..outcome import SUCCESS
 from ..pipeline import Pipeline
-from ..switches import DefaultClock, default_sleep
+from ..steps import Attempt
+from ..switches import DefaultClock, current, default_sleep
 from ._base import DriverOptions, ResultClassifier, scoped_deadline
-from .loop import StepLoop, driver_site
+from .loop import StepLoop, driver_site, resumed_loop
 
 __all__ = ["SyncDriver"]
 
+_INF = math.inf
+_monotonic = time.monotonic
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -81,21 +88,82 @@ class SyncDriver(DriverOptions):
         self.sleep = sleep
 
     def call(self, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
-        """Run ``fn(*args, **kwargs)`` with retries; return its result or raise ``RequestFailed``."""
-        return self.attempts().call(fn, args, kwargs, self.pass_timeout)  # type: ignore[no-any-return]
+        """Run ``fn(*args, **kwargs)`` with retries; return its result or raise ``RequestFailed``.
+
+        Exactly ``self.attempts().call(...)``; the first attempt runs here, and
+        the step loop is built only when it is not a plain success.
+        """
+        clock = self.clock  # ``_now`` and ``_begin``, inlined
+        if type(clock) is DefaultClock:
+            testing = current().clock
+            now = _monotonic if testing is None else testing.now
+        else:
+            now = clock.now
+        deadline, scope = self.deadline, current_deadline()
+        if scope is not None and (deadline is None or scope.expires_at < deadline.expires_at):
+            deadline = scope
+        ex = self.pipeline.begin(
+            now(),
+            deadline,
+            idempotent=self.idempotent,
+            idempotency_key=self.idempotency_key,
+            trace=self.trace,
+        )
+        try:
+            step = ex.next(now())
+        except BaseException:
+            ex.cancel(now())
+            raise
+        if type(step) is not Attempt:  # refused before any attempt: the loop raises the give-up
+            first = resumed_loop(ex, now, self.sleep, driver_site(self), step)
+            return first.call(fn, args, kwargs, self.pass_timeout)  # type: ignore[no-any-return]
+        pass_timeout = self.pass_timeout
+        if pass_timeout is not None:  # the attempt's remaining time (None: unbounded)
+            kwargs[pass_timeout] = None if step.timeout == _INF else step.timeout
+        loop: StepLoop | None = None
+        try:
+            result = fn(*args, **kwargs)
+        except BaseException as exc:
+            loop = resumed_loop(ex, now, self.sleep, driver_site(self), step)
+            if not loop._report(exc):
+                raise  # the original exception goes on, its traceback intact
+        if loop is None:
+            if self.classify_result is None:  # every return is a success
+                try:
+                    ex.next(now(), SUCCESS)  # always Done
+                except BaseException:
+                    ex.cancel(now())
+                    raise
+                return result
+            loop = resumed_loop(ex, now, self.sleep, driver_site(self), step)
+            loop.result = result
+            loop.__exit__(None, None, None)
+            if loop.done:
+                return result
+        return loop.call(fn, args, kwargs, pass_timeout)  # type: ignore[no-any-return]
 
     def attempts(self) -> StepLoop:
         """One request's attempts: ``for attempt in driver.attempts(): with attempt: ...``."""
-        now = self.clock.now
-        pipeline = self.pipeline
-        ex = pipeline.begin(
+        now = self._now()
+        return StepLoop(self._begin(now), now, self.sleep, driver_site(self))
+
+    def _now(self) -> Callable[[], float]:
+        """The clock function one request reads (the default clock resolved once per request)."""
+        clock = self.clock
+        if type(clock) is DefaultClock:
+            testing = current().clock
+            return _monotonic if testing is None else testing.now
+        return clock.now
+
+    def _begin(self, now: Callable[[], float]) -> Execution:
+        """Begin one request at ``now()`` under the driver's deadline and the enclosing scope."""
+        return self.pipeline.begin(
             now(),
             scoped_deadline(self.deadline),
             idempotent=self.idempotent,
             idempotency_key=self.idempotency_key,
             trace=self.trace,
         )
-        return StepLoop(ex, now, self.sleep, driver_site(self))
 
     def wrap(self, fn: Callable[P, R]) -> Callable[P, R]:
         """Decorator form of ``call``."""
