@@ -69,11 +69,9 @@ EXAMPLES: tuple[Example, ...] = (
     Example(
         "gc-death-spiral",
         42,
-        None,
-        missing="service time multiplied by a function of the busy-worker fraction u "
-        "(stability-sim's loadDependentLatency: exponential e^(k*u), polynomial 1 + k*u^n, "
-        "linear 1 + k*u); `load_latency` here adds a fixed number of seconds per call in the "
-        "service (queued calls included) above a threshold",
+        "gc_death_spiral.toml",
+        note="the queue in front of the server is the service's own queue; service time x e^(4u) "
+        'is `load_latency = {multiplier = "exponential", factor = 4}`',
     ),
     Example(
         "connection-pool-exhaustion",
@@ -86,24 +84,32 @@ EXAMPLES: tuple[Example, ...] = (
         "cache-stampede",
         123,
         None,
-        missing="a cache tier (request keys drawn from numKeys, TTL, max size with LRU "
-        "eviction) that forwards misses to a service; a queue load-shedding threshold below its "
-        "capacity; database latency multiplied by pool utilisation (polynomial)",
+        missing="a size limit with LRU eviction on the cache tier (the peer keeps 80 of its 100 "
+        "keys; `cache = {ttl, keys, zipf_s, stale_for}` has no limit); and the peer's late work: "
+        "its database serves calls whose client has given up and their late answers still fill "
+        "the cache, while a multi-tier replica answers 504 at dequeue to work whose deadline has "
+        "passed and an edge stops waiting at the deadline. Present: the load-shedding threshold "
+        "(80 of 100 places, checked on arrival against the same depth as the capacity) is a "
+        "queue of 60 behind 20 workers; database latency x (1 + 3u^2) is `load_latency = "
+        '{multiplier = "polynomial", factor = 3, exponent = 2}`',
     ),
     Example(
         "cache-flush",
         77,
         None,
-        missing="the same cache tier with a cache-flush fault; database latency multiplied by "
-        "pool utilisation (polynomial)",
+        missing="a cache-flush fault (no fault empties a cache tier); and the peer's late work "
+        "(see cache-stampede). Present: the cache tier (50 uniformly drawn keys: zipf_s = 0, TTL "
+        "30 s; the peer's 200-entry limit is never reached), the ramp to 300 rps over 8 s (a "
+        "`ramp` workload), database latency x (1 + 5u^3)",
     ),
     Example("timeout-cascade", 1031691469, "timeout_cascade.toml"),
     Example(
         "lb-sinkholing",
         314159,
-        None,
-        missing="a load balancer (least-connections) in front of separate replicas, and a "
-        "crash fault on one replica that fails its calls at once",
+        "lb_sinkholing.toml",
+        note="multi-tier model: 3 replicas behind a least-outstanding balancer (no outlier "
+        "ejection, as in the peer), the crash an outage of replica 0; the peer's token-bucket "
+        "retries are the client's retry budget (10 tokens, 1 per retry, 1 back per success)",
     ),
     Example("goodput-collapse", 271828, "goodput_collapse.toml"),
 )
@@ -151,10 +157,16 @@ def outcome(
     return Outcome(collapse, onset - start, length, recovery, horizon)
 
 
-def _trigger(faults: tuple[Any, ...]) -> tuple[float, float] | None:
-    if not faults:
+def _trigger(sc: Any) -> tuple[float, float] | None:
+    """The fault window; without faults, the traffic bursts (as the peer's side does); else None."""
+    if sc.faults:
+        return min(f.start for f in sc.faults), max(f.end for f in sc.faults)
+    from sim.scenario.workloads import Burst
+
+    bursts = [g.workload for g in sc.clients.values() if isinstance(g.workload, Burst) and g.workload.count]
+    if not bursts:
         return None
-    return min(f.start for f in faults), max(f.end for f in faults)
+    return min(b.at for b in bursts), max(b.at + b.spread for b in bursts)
 
 
 def judge(sc: Any, seed: int) -> tuple[Outcome, Any]:
@@ -178,7 +190,7 @@ def judge(sc: Any, seed: int) -> tuple[Outcome, Any]:
     out = outcome(
         result.offered_per_second[:n],
         result.goodput_per_second[:n],
-        trigger=_trigger(sc.faults),
+        trigger=_trigger(sc),
         horizon=n - math.ceil(longest),
     )
     return out, result

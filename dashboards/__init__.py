@@ -3,7 +3,8 @@
 ``build(config)`` gives the production and simulator dashboards as dicts;
 ``write`` stores them as byte-stable JSON. ``ExportConfig`` (or
 ``from_policies``, from breaker/retry/budget configs) holds every threshold
-and where it came from. ``LocalPrometheus`` serves backfilled series,
+and where it came from; its ``tiers`` add a row of per-tier panels
+(``dashboards.tiers``). ``LocalPrometheus`` serves backfilled series,
 ``evaluate`` runs every panel query on it, ``render`` draws them as an
 offline HTML preview and ``push`` uploads dashboards to Grafana. Imports
 ``resilience`` only, never the simulator.

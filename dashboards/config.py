@@ -55,12 +55,15 @@ class ExportConfig(Config):
     - SLO: ``slo_target`` availability and ``slo_latency`` (a histogram bucket
       bound): a request is good if it succeeded within ``slo_latency``;
     - ``rate_window`` and ``alert_for`` for the non-SLO alerts;
+    - ``tiers``: the service tiers of a multi-tier graph to watch (the tier
+      label); a "Tiers" row is added to the dashboards when it names any;
     - ``grafana_url`` and ``runbook_url`` for alert links; ``slug`` names
       the dashboards (uid ``rwb-<slug>``) and rule groups; ``alert_prefix``
       starts every alert name.
     """
 
     edges: tuple[str, ...] = ()
+    tiers: tuple[str, ...] = ()
     slug: str = field(
         default="resilience",
         metadata=rule(
@@ -113,6 +116,10 @@ class ExportConfig(Config):
             raise self._error("edges", "must be non-empty names of printable characters")
         if len(set(self.edges)) != len(self.edges):
             raise self._error("edges", "must not repeat a name")
+        if not _edges(self.tiers):
+            raise self._error("tiers", "must be non-empty names of printable characters")
+        if len(set(self.tiers)) != len(self.tiers):
+            raise self._error("tiers", "must not repeat a name")
         if self.timeout is None and self.attempt_timeout is None:
             raise self._error(
                 "timeout", "set timeout or attempt_timeout: the latency panels and alert need one"

@@ -18,6 +18,7 @@ with warnings.catch_warnings():  # the SDK deprecates the classic model it still
     from grafana_foundation_sdk.models import dashboard as dash_m
 
 from . import queries as q
+from . import tiers as tier_row
 from .config import ExportConfig
 from .panels import Panel, Section, layout, sections
 from .promql import Scope
@@ -101,7 +102,7 @@ def _panel(panel: Panel, grid: tuple[int, int, int, int, int]) -> Any:
 
 
 def _dashboard(config: ExportConfig, form: Form) -> dict[str, Any]:
-    rows: tuple[Section, ...] = sections(config, SCOPE)
+    rows: tuple[Section, ...] = sections(config, SCOPE) + tier_row.rows(config)
     grid = {g[0]: g for g in layout(rows)}
     suffix = " (simulation)" if form is Form.SIMULATION else ""
     with warnings.catch_warnings():

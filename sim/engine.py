@@ -8,12 +8,15 @@ import numpy as np
 import simpy
 from simpy.core import StopSimulation
 
+from resilience.breaker.state import BreakerState
 from resilience.classify import Classifier
+from resilience.execution_policy import ExecutionPolicy
 from resilience.pipeline import Pipeline
 from sim.model.arrivals import install
 from sim.model.client import GroupRT
 from sim.model.driver import call_later
 from sim.model.faults import schedule_faults
+from sim.model.instances import InstanceRandom, Instances, StreamKey
 from sim.model.links import LinkRT
 from sim.model.service import ServiceRT
 from sim.model.streams import Streams
@@ -35,13 +38,33 @@ def _generators(streams: Streams, key: str) -> Callable[[str], np.random.Generat
     return generator
 
 
-def _pipelines(sc: Scenario, name: str, streams: Streams, tracker: BreakerTracker | None) -> list[Pipeline]:
+class _StateReport:
+    """Instance ``i``'s breaker state listener: reports each transition to the group's tracker."""
+
+    __slots__ = ("i", "tracker")
+
+    def __init__(self, tracker: BreakerTracker, i: int) -> None:
+        self.tracker = tracker
+        self.i = i
+
+    def __call__(self, _name: str, old: BreakerState, new: BreakerState, now: float) -> None:
+        self.tracker.change(self.i, old.value, new.value, now)
+
+
+def _instances(sc: Scenario, name: str, seed: int, tracker: BreakerTracker | None) -> Instances:
+    """The group's instances, each pipeline (retry, breaker, budget, jitter stream) built on first use.
+
+    Instance ``i``'s streams are those of ``Streams(seed).uniform(f"clients.{name}#{i}", purpose)``.
+    """
     cfg = sc.clients[name]
     edge = f"{name}->{cfg.target}"
     classifier = Classifier(cfg.classifier)
-    out = []
-    for i in range(cfg.instances):
-        key = f"clients.{name}#{i}"
+    prefix = f"clients.{name}#"
+    jitter, breaker_key, budget_key = (StreamKey(seed, prefix, p) for p in ("jitter", "breaker", "budget"))
+    open_jitter = cfg.breaker is not None and cfg.breaker.wait_jitter > 0  # a breaker draws for nothing else
+    policy = ExecutionPolicy.from_retry(cfg.retry, edge)
+
+    def build(i: int, report: bool = True) -> Pipeline:
         breaker = None
         if cfg.breaker is not None:
             from resilience.breaker import CircuitBreaker
@@ -50,21 +73,22 @@ def _pipelines(sc: Scenario, name: str, streams: Streams, tracker: BreakerTracke
             breaker = CircuitBreaker(
                 cfg.breaker,
                 name=edge,
-                rng=streams.uniform(key, "breaker"),
-                state_listeners=[tracker.listener(i)],
+                rng=InstanceRandom(breaker_key, i) if open_jitter else None,
+                state_listeners=[_StateReport(tracker, i)] if report else (),
             )
-        budget = None if cfg.budget is None else cfg.budget.build(streams.uniform(key, "budget"), name=edge)
-        out.append(
-            Pipeline(
-                cfg.retry,
-                breaker=breaker,
-                budget=budget,
-                classifier=classifier,
-                rng=streams.uniform(key, "jitter"),
-                name=edge,
-            )
+        budget = None if cfg.budget is None else cfg.budget.build(InstanceRandom(budget_key, i), name=edge)
+        pipeline = Pipeline(
+            cfg.retry,
+            breaker=breaker,
+            budget=budget,
+            classifier=classifier,
+            rng=InstanceRandom(jitter, i),
+            name=edge,
         )
-    return out
+        pipeline.policy = policy  # the frozen policy it made from the same retry config, shared
+        return pipeline
+
+    return Instances(cfg.instances, build, lambda: build(-1, report=False))
 
 
 def run_labels(scenario: Scenario, seed: int, run_label: str | None = None) -> tuple[tuple[str, str], ...]:
@@ -81,6 +105,10 @@ def run(
     """Simulate ``scenario`` with run seed ``seed``; its series carry ``run_labels(...)``."""
     sc = scenario
     labels = run_labels(sc, seed, run_label)
+    if sc.multi_tier:  # services calling services: the multi-tier runtime (sim/graph)
+        from sim.graph.engine import run_graph
+
+        return run_graph(sc, seed, labels, progress=progress)
     env = simpy.Environment()
     streams = Streams(seed)
     rec = Recorder(env, sc.duration, sc.bin_width, sc.scrape_interval, labels)
@@ -129,7 +157,7 @@ def run(
             cfg,
             services[cfg.target],
             None if cfg.link is None else links[cfg.link],
-            _pipelines(sc, name, streams, tracker),
+            _instances(sc, name, seed, tracker),
             Classifier(cfg.classifier),
             sc.warmup,
             sc.slo_latency,

@@ -38,7 +38,7 @@ class OpenWaits:
         self._rng = rng
         self._duration = duration
         self._name = name
-        self._drawn: deque[float] = deque()
+        self._drawn: deque[float] | None = None  # jitter draws looked ahead at; made by the first ``shadow``
         self._shadow = False
         self._peeked = 0
         self.opens = 0
@@ -69,6 +69,8 @@ class OpenWaits:
 
     def shadow(self) -> OpenWaits:
         """A copy for looking ahead: it reads the same draws without consuming them."""
+        if self._drawn is None:
+            self._drawn = deque()
         s = OpenWaits.__new__(OpenWaits)
         s._config, s._rng, s._duration, s._name = self._config, self._rng, self._duration, self._name
         s._drawn, s._shadow, s._peeked = self._drawn, True, 0
@@ -79,6 +81,7 @@ class OpenWaits:
         drawn = self._drawn
         if not self._shadow:
             return drawn.popleft() if drawn else self._rng.random()  # type: ignore[union-attr]
+        assert drawn is not None  # a shadow shares its original's deque
         while len(drawn) <= self._peeked:
             drawn.append(self._rng.random())  # type: ignore[union-attr]
         r = drawn[self._peeked]

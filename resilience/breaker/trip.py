@@ -18,6 +18,9 @@
 
 from __future__ import annotations
 
+import functools
+from typing import Any
+
 from ..outcome import Outcome, OutcomeKind
 from .config import BreakerConfig
 from .state import BreakerState
@@ -28,6 +31,12 @@ __all__ = ["IGNORED", "ProbeRound", "TripRule"]
 IGNORED = -1
 """The code of an outcome that is not recorded (its evidence is ignored)."""
 _SUCCESS = OutcomeKind.SUCCESS
+
+
+@functools.lru_cache(maxsize=64)
+def _frozen(items: tuple[Any, ...]) -> frozenset[Any]:
+    """One shared frozenset per distinct configured tuple (breakers of one config share them)."""
+    return frozenset(items)
 
 
 class ProbeRound:
@@ -61,8 +70,8 @@ class TripRule:
         self.slow_duration = float("inf") if c.slow_call_duration is None else c.slow_call_duration
         self.run_limit = c.consecutive_failures or 0
         self.probes = c.permitted_calls_in_half_open
-        self.ignored = frozenset(c.ignored_evidence)
-        self._fail_kinds = frozenset(c.record_kinds)
+        self.ignored = _frozen(c.ignored_evidence)
+        self._fail_kinds = _frozen(c.record_kinds)
         self.run = 0  # consecutive failures so far (closed state)
 
     def code(self, outcome: Outcome, duration: float) -> int:

@@ -25,6 +25,8 @@ __all__ = ["FAILED", "SLOW", "CountWindow", "TimeWindow", "Window", "WindowTotal
 
 FAILED = 1
 SLOW = 2
+_EMPTY = 4  # a count-window slot not filled yet (codes are 0..3)
+_EMPTY_SLOT = bytes((_EMPTY,))
 
 
 class WindowTotals(NamedTuple):
@@ -84,7 +86,7 @@ class Window:
 
 
 class CountWindow(Window):
-    """The last ``size`` outcomes in a ring buffer."""
+    """The last ``size`` outcomes in a ring buffer, one byte a slot."""
 
     __slots__ = ("_head", "_slots", "size")
 
@@ -93,40 +95,41 @@ class CountWindow(Window):
         if size < 1:
             raise ValueError(f"CountWindow size must be >= 1, got {size}")
         self.size = size
-        self._slots = [-1] * size  # -1: empty
+        self._slots = bytearray(_EMPTY_SLOT) * size
         self._head = 0
 
     def add(self, now: float, code: int) -> None:
         i = self._head
         slots = self._slots
         old = slots[i]
-        if old < 0:
-            self.calls += 1
-        elif old:
-            if old & FAILED:
-                self.failures -= 1
-            if old & SLOW:
-                self.slow -= 1
+        if old != code:  # an outcome overwriting an equal one changes no total (the common case)
+            if old == 4:  # _EMPTY, as a literal: this is the hot path
+                self.calls += 1
+            elif old:
                 if old & FAILED:
-                    self.slow_failures -= 1
-        slots[i] = code
-        if code:
-            if code & FAILED:
-                self.failures += 1
-            if code & SLOW:
-                self.slow += 1
+                    self.failures -= 1
+                if old & SLOW:
+                    self.slow -= 1
+                    if old & FAILED:
+                        self.slow_failures -= 1
+            slots[i] = code
+            if code:
                 if code & FAILED:
-                    self.slow_failures += 1
+                    self.failures += 1
+                if code & SLOW:
+                    self.slow += 1
+                    if code & FAILED:
+                        self.slow_failures += 1
         i += 1
         self._head = 0 if i == self.size else i
 
     def clear(self) -> None:
-        self._slots = [-1] * self.size
+        self._slots = bytearray(_EMPTY_SLOT) * self.size
         self._head = 0
         self.calls = self.failures = self.slow = self.slow_failures = 0
 
     def sums(self) -> WindowTotals:
-        filled = [c for c in self._slots if c >= 0]
+        filled = [c for c in self._slots if c != _EMPTY]
         return WindowTotals(
             len(filled),
             sum(1 for c in filled if c & FAILED),

@@ -103,6 +103,30 @@ _SPECS = (
     _g("resilience_in_flight", ("name",), "Calls in flight through an admission gate."),
     _c("resilience_idempotency_total", ("name", "result"),
        "Idempotency-key lookups, by result (new/replayed/in_progress/conflict/state_conflict)."),
+    # service tiers (tier = the service answering; replica = its index, from 0)
+    _c("resilience_tier_requests_total", ("tier",),
+       "Requests reaching a tier (every attempt of every caller): its offered load."),
+    _c("resilience_tier_responses_total", ("tier", "result"),
+       "Answers a tier sent, by result (success/error); degraded answers are successes."),
+    _c("resilience_tier_rejections_total", ("tier", "cause"),
+       "Requests a tier refused without serving them, by cause (connection_refused/rate_limited/"
+       "bulkhead_full/concurrency_limited at its gate, queue_full/refused at a replica)."),
+    _c("resilience_tier_timeouts_total", ("tier", "source", "phase"),
+       "Timeouts fired at a tier (its calls' attempt timers, deadlines found passed), by source "
+       "(gateway/backend) and phase (attempt/deadline)."),
+    _c("resilience_tier_fallbacks_total", ("tier", "fallback"),
+       "Requests a tier answered degraded, by fallback (stale cache entry, an edge's fallback, "
+       "compensation queue, flood diversion)."),
+    _c("resilience_tier_completed_total", ("tier",),
+       "Requests a tier served to the end (answered after its own work: not shed, refused or expired)."),
+    _c("resilience_tier_useful_work_total", ("tier",),
+       "Successful answers of a tier that a caller still waiting used (not abandoned by a fan-out or "
+       "a timeout); over completed: the useful-work ratio."),
+    _c("resilience_tier_busy_seconds_total", ("tier", "replica"),
+       "Worker-seconds a replica spent busy (the integral of its busy workers); over workers: utilisation."),
+    _g("resilience_tier_workers", ("tier", "replica"),
+       "Workers (threads) of a replica; absent for a replica with unlimited workers."),
+    _g("resilience_tier_queue_length", ("tier", "replica"), "Requests waiting in a replica's queue."),
 )  # fmt: skip
 
 CATALOG: dict[str, MetricSpec] = {s.name: s for s in _SPECS}

@@ -148,6 +148,8 @@ def write(
     """
     sc = runs.scenario
     c = config if config is not None else export_config(sc)
+    if sc.multi_tier and not c.tiers:  # the dashboards get a Tiers row for the service graph
+        c = dataclasses.replace(c, tiers=tuple(sc.services))
     check_expect(sc, expect)
     if scale is not None and not (math.isfinite(scale) and scale >= 1):
         raise ExportError(f"scale={scale!r}: must be >= 1 and finite")

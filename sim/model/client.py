@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_left
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import simpy
@@ -17,6 +17,7 @@ from resilience.pipeline import Pipeline
 from resilience.steps import Attempt, Done, GiveUp, Wait
 from sim.model.calls import Op, Stage
 from sim.model.driver import CallbackRequest, call_later
+from sim.model.instances import Instances
 from sim.model.links import LOST, LinkRT
 from sim.model.ports import CallTarget, GroupTally
 from sim.model.service import CONFLICT, QUEUE_FULL, REFUSED
@@ -206,7 +207,8 @@ class Request(CallbackRequest):
 
 
 class GroupRT:
-    """A client group: its instances' pipelines, its link and service, and its counters."""
+    """A client group: its instances' pipelines (built on first use), its link and service, and its
+    counters."""
 
     def __init__(
         self,
@@ -215,7 +217,7 @@ class GroupRT:
         cfg: ClientGroup,
         service: CallTarget,
         link: LinkRT | None,
-        pipelines: list[Pipeline],
+        pipelines: Sequence[Pipeline],
         classifier: Classifier,
         warmup: float,
         slo: float,
@@ -227,7 +229,10 @@ class GroupRT:
         self.edge = f"{name}->{cfg.target}"
         self.service = service
         self.link = link
-        self.pipelines = pipelines
+        self.pipelines = Instances.of(pipelines)  # built on first use (see ``sim.model.instances``)
+        self._built = self.pipelines.items
+        self._busy = self.pipelines.busy  # instances with requests in flight (read by ``budget_tokens``)
+        self._touched = self.pipelines.touched
         self.instances = len(pipelines)
         self.classifier = classifier
         self.cas = cfg.operation == "cas"
@@ -291,7 +296,12 @@ class GroupRT:
     def start(self, instance: int, done_cb: Any = None) -> None:
         env = self.env
         now = env.now  # read once; passed down the request's first step
-        ex = self.pipelines[instance].begin(now, idempotent=self.idempotent)
+        p = self._built[instance]
+        if p is None:
+            p = self.pipelines.get(instance)
+        ex = p.begin(now, idempotent=self.idempotent)
+        busy = self._busy
+        busy[instance] = busy.get(instance, 0) + 1
         counted = now >= self.warmup
         req = Request(env, ex, self, instance, now, counted, done_cb)
         self.offered += 1
@@ -365,6 +375,13 @@ class GroupRT:
         return dict(sorted(out.items()))
 
     def finished(self, req: Request, step: Done | GiveUp, now: float) -> None:
+        inst = req.inst
+        busy = self._busy
+        left = busy.pop(inst, 1) - 1
+        if left > 0:
+            busy[inst] = left
+        else:
+            self._touched.add(inst)
         latency = now - req.t0
         self.in_flight -= 1
         counted = req.counted

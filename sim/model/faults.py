@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import simpy
@@ -15,20 +16,37 @@ __all__ = ["schedule_faults"]
 
 
 def schedule_faults(
-    env: simpy.Environment, sc: Scenario, services: dict[str, ServiceRT], links: dict[str, LinkRT]
+    env: simpy.Environment,
+    sc: Scenario,
+    services: Mapping[str, ServiceRT | Sequence[ServiceRT]],
+    links: dict[str, LinkRT],
 ) -> None:
-    """Arm timers that apply each of ``sc.faults`` to its target service or link, then undo it."""
+    """Arm timers that apply each of ``sc.faults`` to its target service or link, then undo it.
+
+    A target may name several services at once (a multi-tier service's replicas: ``services["db"]``
+    lists them all, ``services["db#1"]`` one of them).
+    """
     for f in sc.faults:
-        svc, link = services.get(f.target), links.get(f.target)
+        found = services.get(f.target)
+        svcs: Sequence[ServiceRT] = [found] if isinstance(found, ServiceRT) else found or ()
+        link = links.get(f.target)
 
-        def on(_ev: object, f: Any = f, svc: ServiceRT | None = svc, link: LinkRT | None = link) -> None:
-            _apply(f, svc, link, +1)
+        def on(_ev: object, f: Any = f, svcs: Sequence[ServiceRT] = svcs, link: Any = link) -> None:
+            _apply_all(f, svcs, link, +1)
 
-        def off(_ev: object, f: Any = f, svc: ServiceRT | None = svc, link: LinkRT | None = link) -> None:
-            _apply(f, svc, link, -1)
+        def off(_ev: object, f: Any = f, svcs: Sequence[ServiceRT] = svcs, link: Any = link) -> None:
+            _apply_all(f, svcs, link, -1)
 
         call_later(env, f.start, on)
         call_later(env, f.end, off)
+
+
+def _apply_all(f: Any, svcs: Sequence[ServiceRT], link: LinkRT | None, sign: int) -> None:
+    if not svcs:
+        _apply(f, None, link, sign)
+    for svc in svcs:
+        _apply(f, svc, link, sign)
+        link = None  # a link is changed once
 
 
 def _apply(f: Any, svc: ServiceRT | None, link: LinkRT | None, sign: int) -> None:
@@ -43,6 +61,9 @@ def _apply(f: Any, svc: ServiceRT | None, link: LinkRT | None, sign: int) -> Non
     elif isinstance(f, LatencySpike):
         if svc is not None:
             svc.factor = svc.factor * f.factor if sign > 0 else svc.factor / f.factor
+            add_latency = getattr(svc, "add_latency", None)  # a multi-tier replica adds ``add`` too
+            if f.add and add_latency is not None:
+                add_latency(sign * f.add)
         if link is not None:
             link.extra = max(0.0, link.extra + sign * f.add)
     elif isinstance(f, ErrorBurst) and svc is not None:

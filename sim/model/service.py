@@ -63,6 +63,10 @@ class ServiceRT:
         ll = cfg.load_latency
         self.load_per = 0.0 if ll is None else ll.per_in_flight
         self.load_threshold = 0 if ll is None else ll.threshold
+        self.load_mode = None if ll is None else ll.multiplier
+        self.load_factor = 0.0 if ll is None else ll.factor
+        self.load_exponent = 2.0 if ll is None else ll.exponent
+        self.loaded = bool(self.load_per) or self.load_mode is not None  # off: one test on the hot path
         self.queue: deque[ServiceCall] = deque()
         self.queued = 0  # live (not cancelled) calls in the queue
         self.serving: set[ServiceCall] = set()  # calls holding a worker
@@ -193,11 +197,28 @@ class ServiceRT:
         t = self.sample()
         if self.factor != 1.0:
             t *= self.factor
+        if self.loaded:
+            t = self._under_load(t)
+        self.timeout(t).callbacks.append(c.served)
+
+    def _under_load(self, t: float) -> float:
+        """Service time ``t`` under ``load_latency``: the multiplier of the busy-worker fraction (the
+        starting call included, over the capacity in force), then the seconds per call above the threshold."""
+        mode = self.load_mode
+        if mode is not None:
+            u = self.busy / self.capacity  # 0.0 with unlimited workers
+            k = self.load_factor
+            if mode == "exponential":
+                t *= math.exp(k * u)
+            elif mode == "polynomial":
+                t *= 1.0 + k * u**self.load_exponent
+            else:
+                t *= 1.0 + k * u
         if self.load_per:
             over = self.busy + self.queued - self.load_threshold
             if over > 0:
                 t += self.load_per * over
-        self.timeout(t).callbacks.append(c.served)
+        return t
 
     def finish(self, c: ServiceCall) -> None:
         """The call's service time is over (ignored if it was cancelled)."""

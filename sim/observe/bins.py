@@ -48,7 +48,7 @@ class GroupBins:
         self.failure_keys = g.failures  # the group's counters by reason: their keys name the columns
         self.degraded_keys = g.degraded
         self.tracker = tracker
-        self.budgets = [p.budget for p in g.pipelines if p.budget is not None]
+        self.budgets = g.pipelines.has_budget
         # Flat arrays, not lists of tuples: nothing kept per bin is an object the garbage collector tracks.
         self.counts = array("q")  # per bin: offered, attempts, successes, goodput, retries, in_flight
         self.failures = ReasonCuts()

@@ -112,19 +112,8 @@ def tick_breakers(g: GroupRT, tr: BreakerTracker, t: float) -> None:
 
 def breaker_totals(g: GroupRT, t: float) -> tuple[list[int], float, float, int]:
     """The group's breakers summed (``calls_by_kind`` counts, late outcomes) and averaged (failure and
-    slow-call rates) as ``metrics(t)`` snapshots would give them, without building the snapshots."""
-    kinds = [0, 0, 0, 0, 0, 0]
-    fr = sr = 0.0
-    m = late = 0
-    for p in g.pipelines:
-        b: Any = p.breaker
-        if b is None:
-            continue
-        m += 1
-        c = b.counts(t)
-        for i, n in enumerate(c.kinds):
-            kinds[i] += n
-        late += c.late
-        fr += c.failure_rate
-        sr += c.slow_call_rate
-    return kinds, fr / m, sr / m, late
+    slow-call rates) as ``metrics(t)`` snapshots would give them, without building the snapshots
+    (instances not built yet count as new breakers: ``Instances.breaker_totals``)."""
+    totals = g.pipelines.breaker_totals(t)
+    assert totals is not None, f"{g.name}: no breakers"
+    return totals

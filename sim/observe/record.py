@@ -127,9 +127,9 @@ class Recorder:
             if lc.n:
                 b.latency.add(k, lc, 1)
                 g.lat_bin_counted = LogHistogram()
-            budgets = b.budgets
-            if budgets:
-                b.tokens.append(sum(x.available(end) for x in budgets) / len(budgets))
+            tokens = g.pipelines.budget_tokens(end) if b.budgets else None
+            if tokens is not None:  # the mean over every instance, unbuilt ones as new ones
+                b.tokens.append(tokens)
             tr = b.tracker
             if tr is not None:
                 if tr.unsettled:  # tick_breakers(g, tr, end): only breakers not closed can have one due
@@ -199,9 +199,9 @@ class Recorder:
                 add(("resilience_request_duration_seconds", lab(e, "result", res), (tuple(h), sums[res])))
             for k, (h, total) in attempts.items():
                 add(("resilience_attempt_duration_seconds", lab(e, "outcome", k), (tuple(h), total)))
-            budgets = [p.budget for p in g.pipelines if p.budget is not None]
-            if budgets:
-                add(("resilience_budget_tokens", n, sum(b.available(t) for b in budgets) / len(budgets)))
+            tokens = g.pipelines.budget_tokens(t)
+            if tokens is not None:
+                add(("resilience_budget_tokens", n, tokens))
             tr = self.breakers.get(g.name)
             if tr is not None:
                 tick_breakers(g, tr, t)

@@ -56,11 +56,18 @@ class CrossRuleError(ConfigError):
 _LATE: dict[str, tuple[str, str]] = {
     "breaker": ("resilience.breaker", "BreakerConfig"),
     "budget": ("resilience.budget", "BudgetConfig"),
+    "balancer": ("sim.scenario.balancing", "BalancerConfig"),
+    "gate": ("sim.scenario.gates", "GateConfig"),
+    "cache": ("sim.scenario.stores", "CacheConfig"),
+    "flood": ("sim.scenario.gates", "FloodConfig"),
+    "side_effects": ("sim.scenario.stores", "SideEffectsConfig"),
+    "compensation": ("sim.scenario.stores", "CompensationConfig"),
 }
 
 
 def late_type(field_name: str) -> type[Config] | None:
-    """The config class of a ClientGroup's ``breaker``/``budget`` field, if that package is present."""
+    """The config class of a late-bound field (``breaker``, ``budget``, ``balancer``, ``gate``, ``cache``),
+    if the module defining it is present."""
     module, name = _LATE[field_name]
     try:
         return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
@@ -109,7 +116,7 @@ def _unknown(key: str, names: set[str]) -> str:
     return f"unknown field (known: {', '.join(sorted(names))})"
 
 
-_ABSOLUTE = ("clients.", "services.", "links.", "faults[")
+_ABSOLUTE = ("clients.", "services.", "links.", "edges.", "faults[")
 _BAD: Any = object()  # a part that could not be built, even repaired
 
 
@@ -179,7 +186,7 @@ class _Builder:
             if key in late_fields:
                 late = late_type(late_fields[key])
                 if late is None:
-                    self.report(sub, v, f"needs the resilience.{late_fields[key]} package")
+                    self.report(sub, v, f"needs the {_LATE[late_fields[key]][0]} package")
                     continue
                 hint = late | None
             if isinstance(hint, type) and issubclass(hint, enum.Enum):

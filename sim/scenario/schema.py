@@ -12,7 +12,7 @@ from typing import Any
 from resilience._config import Config
 from sim.scenario.build import _kinds
 from sim.scenario.loader import REQUIRED
-from sim.scenario.spec import ClientGroup, Scenario, late_type
+from sim.scenario.spec import Scenario, late_type
 
 __all__ = ["scenario_schema"]
 
@@ -26,9 +26,6 @@ class _Gen:
         self.defs: dict[str, Any] = {}
 
     def type(self, tp: Any, owner: type | None = None, name: str = "") -> dict[str, Any]:
-        if owner is ClientGroup and name in ("breaker", "budget"):
-            late = late_type(name)
-            return {"anyOf": [self.type(late), {"type": "null"}]} if late else {}
         origin, args = typing.get_origin(tp), typing.get_args(tp)
         if origin in (typing.Union, types.UnionType):
             return {"anyOf": [self.type(a) for a in args]}
@@ -67,7 +64,11 @@ class _Gen:
             if cls.kind:
                 props["type"] = {"const": cls.kind}
             for f in dataclasses.fields(cls):
-                p = self.type(hints[f.name], cls, f.name)
+                if "late" in f.metadata:  # a config class resolved when the scenario is loaded
+                    late = late_type(f.metadata["late"])
+                    p = {"anyOf": [self.type(late), {"type": "null"}]} if late else {}
+                else:
+                    p = self.type(hints[f.name], cls, f.name)
                 text = _rules(f)
                 if text:
                     p = {**p, "description": text}

@@ -11,6 +11,9 @@ from typing import Any, ClassVar, Self
 from resilience._config import Config, ConfigError, non_negative, positive, rule
 from resilience.classify import ClassifierConfig
 from resilience.retry import RetryConfig
+from sim.graph.defences import Defences
+from sim.graph.spec import Edge, Route
+from sim.graph.validate import graph_problems
 from sim.scenario.build import CrossRuleError, config_from_dict, late_type
 from sim.scenario.distributions import ZERO, Distribution
 from sim.scenario.overrides import apply_overrides, flat_parameters
@@ -70,10 +73,26 @@ class ErrorSpec(Config):
 
 @dataclass(frozen=True, slots=True)
 class LoadLatency(Config):
-    """Service time grows by ``per_in_flight`` seconds per call in the service above ``threshold``."""
+    """Service time under load: it grows by ``per_in_flight`` seconds per call in the service above
+    ``threshold``; with ``multiplier`` it is also multiplied by a function of the busy-worker fraction
+    u (the starting call included): ``linear`` 1 + factor*u, ``polynomial`` 1 + factor*u**exponent,
+    ``exponential`` e**(factor*u)."""
 
     per_in_flight: float = field(default=0.0, metadata=rule(non_negative, "must be >= 0 and finite"))
     threshold: int = field(default=0, metadata=rule(lambda v: v >= 0, "must be >= 0"))
+    multiplier: str | None = field(
+        default=None,
+        metadata=rule(
+            lambda v: v in ("linear", "polynomial", "exponential"),
+            "must be linear, polynomial or exponential",
+        ),
+    )
+    factor: float = field(default=0.0, metadata=rule(non_negative, "must be >= 0 and finite"))
+    exponent: float = field(default=2.0, metadata=rule(positive, "must be > 0 and finite"))
+
+    def _cross_checks(self) -> None:
+        if self.multiplier is None and self.factor:
+            raise self._error("factor", "needs multiplier")
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,8 +112,40 @@ class Service(Config):
     errors: tuple[ErrorSpec, ...] = ()
     cancel_on_timeout: bool = False
     queue_policy: QueuePolicy | None = None  # see sim/scenario/queues.py; None: plain FIFO/LIFO
+    # multi-tier (docs/multi-tier.md): every field below applies per replica
+    replicas: int = field(default=1, metadata=rule(lambda v: 1 <= v <= 10_000, "must be in 1..10000"))
+    routes: dict[str, Route] = field(default_factory=dict)
+    balancer: Any = field(default=None, metadata={"late": "balancer"})  # sim.scenario.balancing
+    gate: Any = field(default=None, metadata={"late": "gate"})  # sim.scenario.gates
+    cache: Any = field(default=None, metadata={"late": "cache"})  # sim.scenario.stores
+    timeout_source: str | None = field(
+        default=None, metadata=rule(lambda v: v in ("gateway", "backend"), "must be gateway or backend")
+    )
+    flood: Any = field(default=None, metadata={"late": "flood"})  # sim.scenario.gates.FloodConfig
+    flood_route: str | None = field(default=None, metadata=_NAME_RULE)  # where flagged IPs go (degraded)
+    side_effects: Any = field(default=None, metadata={"late": "side_effects"})  # sim.scenario.stores
+
+    @property
+    def multi_tier(self) -> bool:
+        """True when the service uses anything of the multi-tier model."""
+        parts: list[Any] = [self.routes, self.balancer, self.gate, self.cache, self.timeout_source]
+        parts += [self.flood, self.side_effects]
+        return self.replicas != 1 or any(p for p in parts)
 
     def _cross_checks(self) -> None:
+        if (self.flood is None) != (self.flood_route is None):
+            raise self._error("flood_route", "must be set together with flood")
+        if self.flood_route is not None and self.flood_route not in self.routes:
+            raise self._error("flood_route", "must name one of the service's routes")
+        for name in ("balancer", "gate", "cache", "flood", "side_effects"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            cls = late_type(name)
+            if cls is None:
+                raise self._error(name, "needs its configuration module")
+            if not isinstance(value, cls):
+                raise self._error(name, f"must be a {cls.__name__}")
         if not isinstance(self.service_time, Distribution):
             raise self._error("service_time", "must be a distribution")
         if sum(e.probability for e in self.errors) > 1.0 + 1e-12:
@@ -199,6 +250,10 @@ class ClientGroup(Config):
     budget: Any = field(default=None, metadata={"late": "budget"})  # a resilience.budget.BudgetConfig
     classifier: ClassifierConfig | None = None
     fallback: str | None = field(default=None, metadata=_NAME_RULE)
+    # multi-tier (docs/multi-tier.md): route weights at the target, client IPs
+    routes: dict[str, float] = field(default_factory=dict)
+    ips: int = field(default=1, metadata=rule(lambda v: 1 <= v <= 100_000_000, "must be in 1..100000000"))
+    new_connections: bool = False  # every request opens a new connection (a flood IP); else keep-alive
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, source: str = "<dict>") -> Self:
@@ -236,6 +291,8 @@ class Scenario(Config):
     services: dict[str, Service] = field(default_factory=dict)
     links: dict[str, Link] = field(default_factory=dict)
     faults: tuple[Fault, ...] = ()
+    edges: dict[str, Edge] = field(default_factory=dict)
+    defences: Defences | None = None  # run-time defences (sim/graph/defences.py)
 
     def _cross_checks(self) -> None:
         problems = scenario_problems(self)
@@ -273,6 +330,17 @@ class Scenario(Config):
         return flat_parameters(self, defaults=defaults)
 
     @property
+    def multi_tier(self) -> bool:
+        """True when the scenario needs the multi-tier runtime (``sim.graph``): edges, routes,
+        replicas, balancers, gates, caches, or clients choosing routes."""
+        return bool(
+            self.edges
+            or self.defences is not None
+            or any(s.multi_tier for s in self.services.values())
+            or any(g.routes or g.ips != 1 or g.new_connections for g in self.clients.values())
+        )
+
+    @property
     def fixed(self) -> bool:
         """True when every group has a fixed number of requests (the run may end early)."""
         return all(isinstance(g.workload, Fixed) for g in self.clients.values())
@@ -296,7 +364,9 @@ def scenario_problems(sc: Any) -> list[ConfigError]:
         bad("scrape_interval", sc.scrape_interval, "must give at most 100000 scrapes")
     if not sc.clients:
         bad("clients", sc.clients, "must define at least one client group")
-    for kind, table in (("clients", sc.clients), ("services", sc.services), ("links", sc.links)):
+    edges = getattr(sc, "edges", {})
+    tables = (("clients", sc.clients), ("services", sc.services), ("links", sc.links), ("edges", edges))
+    for kind, table in tables:
         for key in table:
             if not (isinstance(key, str) and key and all(c.isalnum() or c in "_-" for c in key)):
                 bad(kind, key, "names must be letters, digits, _ or -")
@@ -310,7 +380,7 @@ def scenario_problems(sc: Any) -> list[ConfigError]:
         if not isinstance(f, Fault):
             bad(where, f, "must be a fault")
             continue
-        in_services, in_links = f.target in sc.services, f.target in sc.links
+        in_services, in_links = _names_service(sc, f.target), f.target in sc.links
         ok = {"service": in_services, "link": in_links, "service or link": in_services or in_links}
         if not ok[f.target_kind]:
             bad(f"{where}.target", f.target, f"must name a {f.target_kind}")
@@ -320,6 +390,20 @@ def scenario_problems(sc: Any) -> list[ConfigError]:
             bad(f"{where}.start", f.start, f"must be < the scenario's duration ({sc.duration})")
         elif f.end > sc.duration:
             bad(f"{where}.duration", f.duration, f"must end by the scenario's duration ({sc.duration})")
+    if edges or any(s.routes for s in sc.services.values()) or any(g.routes for g in sc.clients.values()):
+        out.extend(graph_problems(sc))
+    defences = getattr(sc, "defences", None)
+    if defences is not None:
+        out.extend(defences.problems(sc.services))
     if not out:
         out.extend(zero_delay_problems(sc))
     return out
+
+
+def _names_service(sc: Any, target: str) -> bool:
+    """True when ``target`` names a service, or one replica of it as ``name#index``."""
+    if target in sc.services:
+        return True
+    name, sep, index = target.rpartition("#")
+    svc = sc.services.get(name) if sep else None
+    return svc is not None and index.isdigit() and int(index) < svc.replicas

@@ -14,6 +14,7 @@ from simcase import small
 from resilience.breaker import BreakerConfig, CircuitBreaker
 from resilience.outcome import SUCCESS, Outcome
 from sim import run
+from sim.model.instances import Instances
 from sim.observe.bins import LatencyCuts
 from sim.observe.breakers import breaker_totals
 from sim.observe.histogram import LogHistogram
@@ -51,7 +52,7 @@ def _breakers(window: dict[str, Any]) -> list[CircuitBreaker]:
 @pytest.mark.parametrize("t", [2.0, 3.5, 9.0])
 def test_breaker_totals_equal_the_sum_and_mean_of_snapshots(window: dict[str, Any], t: float) -> None:
     breakers = _breakers(window)
-    group = SimpleNamespace(pipelines=[SimpleNamespace(breaker=b) for b in breakers])
+    group = SimpleNamespace(pipelines=Instances.of([SimpleNamespace(breaker=b) for b in breakers]))
     kinds, failure_rate, slow_rate, late = breaker_totals(group, t)  # type: ignore[arg-type]
     snaps = [b.metrics(t) for b in breakers]
     summed: dict[str, int] = {}

@@ -41,7 +41,10 @@ PEER_COLLAPSE = {
     "metastable-retry": True,  # 20/20: collapses 2 s after the crash starts, never recovers
     "connection-pool-exhaustion": False,  # 0/20: no bad second (its database gets no traffic)
     "goodput-collapse": True,  # 20/20: collapses at the spike, drains 22 s or more after it ends
+    "gc-death-spiral": True,  # 20/20: collapses in the first seconds, before its burst, for good
 }
+# lb-sinkholing (0/20: goodput is low while a replica is down, back at once when it returns) is
+# judged on full runs: see its own test below.
 # timeout-cascade (100% load, no fault) is judged over seeds: see its own test below.
 
 
@@ -61,7 +64,7 @@ def test_every_published_example_is_rebuilt_or_says_what_is_missing() -> None:
     for e in BENCH.EXAMPLES:
         assert (e.scenario is None) == (e.missing is not None), e.id
     rebuilt = {e.id for e in BENCH.EXAMPLES if e.scenario is not None}
-    assert set(PEER_COLLAPSE) | {"timeout-cascade"} == rebuilt
+    assert set(PEER_COLLAPSE) | {"timeout-cascade", "lb-sinkholing"} == rebuilt
 
 
 @pytest.mark.parametrize("example", [e for e in BENCH.EXAMPLES if e.id in PEER_COLLAPSE], ids=lambda e: e.id)
@@ -83,6 +86,31 @@ def test_the_collapses_have_the_peers_causes() -> None:
     stale = load_scenario(ROOT / "scenarios" / "stability" / "goodput_collapse.toml")
     cured = _judge(stale.with_(**{"duration": SHORT, "services.server.cancel_on_timeout": True}), 271828)
     assert cured.collapse is False and cured.recovery is not None and cured.recovery < 5, cured
+
+
+def test_gc_death_spiral_needs_the_load_dependent_latency() -> None:
+    # The peer's runs (seeds 42..61): an onset at the burst (t = 10 s) in 20/20, never recovered.
+    # Negative control: the same traffic without the multiplier leaves the server 6% busy.
+    sc = load_scenario(ROOT / "scenarios" / "stability" / "gc_death_spiral.toml").with_(duration=SHORT)
+    spiral = _judge(sc, 42)
+    assert spiral.collapse is True and spiral.onset == 0 and spiral.recovery is None, spiral
+    calm = _judge(sc.with_(**{"services.server.load_latency": None}), 42)
+    assert calm.onset is None and calm.collapse is False, calm
+
+
+def test_lb_sinkholing_shows_the_peers_outcome_and_cause() -> None:
+    # The peer (seeds 314159..+19): in 20/20 runs goodput falls below half as soon as replica A
+    # crashes (onset 0 s after t = 8 s), stays there until A returns at 18 s (10 s), and is back at
+    # once (recovery 0 s): no collapse. The full 60 s are needed: a request may last 11 x 2 s.
+    sc = load_scenario(ROOT / "scenarios" / "stability" / "lb_sinkholing.toml")
+    assert sc.duration == 60.0
+    got = [_judge(sc, 314159 + k) for k in range(2)]
+    for o in got:
+        assert o.collapse is False and o.onset == 0 and o.recovery is not None and o.recovery <= 2, o
+        assert 8 <= o.collapse_seconds <= 12, o
+    # Negative control: round robin sends each retry to the next replica; the crash costs little.
+    spread = _judge(sc.with_(**{"services.servers.balancer.policy": "round_robin"}), 314159)
+    assert spread.onset is None and spread.collapse is False, spread
 
 
 def test_timeout_cascade_has_collapse_episodes_like_the_peer() -> None:

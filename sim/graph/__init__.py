@@ -1,0 +1,1 @@
+"""Multi-tier call graphs: services calling services through real pipelines (see docs/multi-tier.md)."""
