@@ -1,4 +1,5 @@
-"""The notebooks' default scenarios (small enough to re-simulate in well under a second).
+"""The notebooks' default scenarios (small enough to re-simulate in well under a second; the
+multi-tier ones are in ``tiers`` and ``chapter5``).
 
 Each builder returns a validated ``sim.Scenario``; in test mode
 (``RWB_NOTEBOOK_TEST=1``) the timeline is shorter but keeps the same
@@ -18,10 +19,8 @@ from .live import test_mode
 __all__ = [
     "BREAKER_DEFAULTS",
     "STORM_POLICIES",
-    "TIMEOUT_DEFAULTS",
     "breaker_scenario",
     "storm_scenario",
-    "timeout_scenario",
     "with_",
 ]
 
@@ -118,74 +117,6 @@ def breaker_scenario(*, timeline: Mapping[str, float] | None = None, **breaker: 
         ],
     }
     return scenario_from_dict(data, source="breaker-tuning")
-
-
-# --- 03 timeouts and deadlines ------------------------------------------------------------------
-
-TIMEOUT_DEFAULTS: dict[str, Any] = {
-    "attempt_timeout": 0.25,
-    "deadline": 0.6,
-    "max_attempts": 3,
-    "backoff_base": 0.02,
-    "cancel_on_timeout": True,
-}
-
-
-def timeout_scenario(**settings: Any) -> Scenario:
-    """One tier: 60 req/s against 2 workers (~35% busy) whose service times have a long tail;
-    the service slows down x4 for a while. Each request has a per-attempt timeout inside an
-    overall deadline."""
-    s = {**TIMEOUT_DEFAULTS, **settings}
-    t = _timeline(
-        {"duration": 50.0, "warmup": 5.0, "start": 15.0, "length": 8.0},
-        {"duration": 35.0, "warmup": 5.0, "start": 10.0, "length": 6.0},
-    )
-    data = {
-        "name": "layered-timeouts",
-        "duration": t["duration"],
-        "warmup": t["warmup"],
-        "slo_latency": 0.5,
-        "bin_width": 1.0,
-        "scrape_interval": 1.0,
-        "services": {
-            "api": {
-                "workers": 2,
-                "queue": 200,
-                "service_time": {"type": "lognormal", "median": 0.008, "sigma": 0.8},
-                "cancel_on_timeout": bool(s["cancel_on_timeout"]),
-            }
-        },
-        "links": {"lan": {"latency": {"type": "truncated_normal", "mean": 0.001, "std": 0.0002}}},
-        "clients": {
-            "web": {
-                "target": "api",
-                "link": "lan",
-                "instances": 10,
-                "workload": {"type": "poisson", "rate": 60.0},
-                "retry": {
-                    "max_attempts": int(s["max_attempts"]),
-                    "attempt_timeout": float(s["attempt_timeout"]),
-                    "timeout": float(s["deadline"]),
-                    "backoff": {
-                        "type": "exponential",
-                        "base": float(s["backoff_base"]),
-                        "cap": 1.0,
-                        "jitter": {"type": "full"},
-                    },
-                },
-            }
-        },
-        "faults": [
-            {
-                "type": "latency_spike",
-                "target": "api",
-                "start": t["start"],
-                "duration": t["length"],
-                "factor": 4.0,
-            }
-        ],
-    }
-    return scenario_from_dict(data, source="layered-timeouts")
 
 
 # --- 04 retry storms ----------------------------------------------------------------------------
