@@ -3,15 +3,18 @@
 Prints the pool's speed-up over sequential (target >= 1.8) and Dask's time over the pool's
 (target within 10%, i.e. <= 1.10). Both executors are started and warmed (every worker has run one
 job) before timing, so the figures compare the work, not start-up; every side's results are checked
-to be identical.
+to be identical. The three sides are timed ``--repeats`` times in rotated order and the medians of
+the per-repeat ratios are the figures; the least flattering repeat is printed beside them (this
+machine is shared: single figures move by 20%).
 
-    .venv/bin/python benchmarks/sweep.py [--runs 8] [--duration 60]
+    .venv/bin/python benchmarks/sweep.py [--runs 16] [--duration 60] [--repeats 5]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import time
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -51,31 +54,44 @@ def warm(ex: Executor, n: int) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--runs", type=int, default=8, help="runs per side (seeds 0..runs-1)")
+    p.add_argument("--runs", type=int, default=16, help="runs per side (seeds 0..runs-1)")
     p.add_argument("--duration", type=float, default=60.0, help="simulated s per run (>= 40)")
+    p.add_argument("--repeats", type=int, default=5, help="timings per side, in rotated order")
     args = p.parse_args()
     work = jobs(args.duration, args.runs)
     print(f"{args.runs} runs of retry_storm_resilient.toml at {args.duration:g} simulated s each")
     print(f"CPUs: {os.cpu_count()}, load average before: {os.getloadavg()[0]:.2f}")
 
-    seq, base = timed(work, None)
-    print(f"sequential          {seq:8.2f} s")
-
-    with ProcessPoolExecutor(2) as pool:
-        warm(pool, 4)
-        pooled, rows = timed(work, pool)
-    assert rows == base, "the pool's results differ from the sequential ones"
-    print(f"process pool (2)    {pooled:8.2f} s   speed-up {seq / pooled:.2f}x (target >= 1.8)")
-
     from distributed import Client, LocalCluster
 
+    base = [tuple(r[c] for c in COLUMNS) for r in (run_row(sc, seed) for sc, seed, _ in work)]
+    walls: dict[str, list[float]] = {"sequential": [], "pool": [], "dask": []}
     cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
-    with cluster, Client(cluster) as client:
-        ex = client.get_executor()
-        warm(ex, 4)
-        dasked, rows = timed(work, ex)
-    assert rows == base, "Dask's results differ from the sequential ones"
-    print(f"Dask LocalCluster(2){dasked:8.2f} s   Dask / pool {dasked / pooled:.2f} (target <= 1.10)")
+    with ProcessPoolExecutor(2) as pool, cluster, Client(cluster) as client:
+        dask = client.get_executor()
+        warm(pool, 4)
+        warm(dask, 4)
+        sides: list[tuple[str, Executor | None]] = [("sequential", None), ("pool", pool), ("dask", dask)]
+        for r in range(args.repeats):
+            for name, ex in sides[r % 3 :] + sides[: r % 3]:
+                wall, rows = timed(work, ex)
+                assert rows == base, f"{name}: results differ from the sequential ones"
+                walls[name].append(wall)
+            print(
+                f"repeat {r + 1}: sequential {walls['sequential'][-1]:6.2f} s, "
+                f"pool {walls['pool'][-1]:6.2f} s, Dask {walls['dask'][-1]:6.2f} s",
+                flush=True,
+            )
+    speedup = [s / q for s, q in zip(walls["sequential"], walls["pool"], strict=True)]
+    dask_pool = [d / q for d, q in zip(walls["dask"], walls["pool"], strict=True)]
+    print(
+        f"process pool (2) speed-up over sequential: median {statistics.median(speedup):.2f}x "
+        f"(least flattering repeat {min(speedup):.2f}x; target >= 1.8)"
+    )
+    print(
+        f"Dask LocalCluster(2) / pool: median {statistics.median(dask_pool):.2f} "
+        f"(least flattering repeat {max(dask_pool):.2f}; target <= 1.10)"
+    )
     print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 
