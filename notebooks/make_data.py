@@ -3,7 +3,7 @@
 ``storm_map`` writes ``notebooks/data/storm_map.parquet`` (the retry-storm notebook's recover-or-not
 map: every load x trigger cell, naive and budgeted, full horizon, seed 1; about a minute).
 ``chapter5`` writes ``notebooks/data/chapter5_full.parquet`` (the four-layer-defence notebook's full
-model: static and defended, seeds 1-5, the files' 180 s; about an hour). Both use two processes;
+model: static and defended, seeds 1-5, the files' 180 s; about 40 minutes). Both use two processes;
 with no argument, both are made.
 """
 
