@@ -40,9 +40,9 @@ from .live import test_mode
 
 __all__ = [
     "BENCHMARK_RUNS",
-    "FULL_SEEDS",
     "DEFENCES",
     "FULL_FILE",
+    "FULL_SEEDS",
     "LAYERS",
     "SCALE",
     "SEED_RECOVERY_S",
@@ -64,6 +64,7 @@ FULL_FILE = ROOT / "notebooks" / "data" / "chapter5_full.parquet"
 BENCHMARK_RUNS = ROOT / "out" / "chapter5" / "runs.csv"
 """Where ``benchmarks/chapter5.py`` writes its runs by default (read when ``FULL_FILE`` is missing)."""
 FULL_SEEDS = (1, 2, 3, 4, 5)
+"""The seeds of ``FULL_FILE`` (each configuration runs every seed)."""
 
 SCALE = 0.01
 """Of the 1/100 scenario files: 1/10,000 of the seed's 1.2 M requests/s peak, 120 requests/s."""
