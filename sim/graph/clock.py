@@ -4,9 +4,9 @@
 a slotted event with one callback list, pushed on the environment's queue with the same key
 ``(time, NORMAL, event id)`` a ``Timeout`` gets, so events are processed in exactly the order
 they would be with ``env.timeout``. A ``Visit`` is scheduled the same way as its own event
-(``sim.graph.visit.schedule``), so its hops cost no allocation at all. ``run_until`` is
-``sim.stepper``'s loop with the method calls of ``peek``/``step`` inlined; it processes any SimPy
-event the same way ``Environment.step`` does.
+(``push``, through ``sim.graph.visit.schedule``), so its hops cost no allocation at all.
+``run_until`` is ``sim.stepper``'s loop with the method calls of ``peek``/``step`` inlined; it
+processes any SimPy event the same way ``Environment.step`` does.
 
 This reaches into SimPy's private queue on purpose: against the public form (``env.timeout`` plus a
 callback, ``sim.stepper.advance``), with identical results, it saves 17-20% of the chapter-5 model's
@@ -22,7 +22,7 @@ from typing import Any
 import simpy
 from simpy.core import StopSimulation
 
-__all__ = ["NORMAL", "Timer", "later", "run_until"]
+__all__ = ["NORMAL", "Timer", "later", "push", "run_until"]
 
 NORMAL = 1  # simpy.events.NORMAL: the priority of a Timeout
 
@@ -37,12 +37,18 @@ class Timer:
         self.callbacks: list[Callable[[Any], None]] | None = []
 
 
+def push(env: simpy.Environment, delay: float, event: Any) -> None:
+    """Process ``event`` (anything with ``callbacks`` and ``_ok``) at ``env.now + delay``, in the order
+    ``env.timeout(delay)`` would be."""
+    queue: list[Any] = env._queue
+    heappush(queue, (env._now + delay, NORMAL, next(env._eid), event))
+
+
 def later(env: simpy.Environment, delay: float, fn: Callable[[Any], None]) -> None:
     """Call ``fn(timer)`` at ``env.now + delay``: ``env.timeout(delay).callbacks.append(fn)``."""
     t = Timer()
     t.callbacks = [fn]
-    queue: list[Any] = env._queue
-    heappush(queue, (env._now + delay, NORMAL, next(env._eid), t))
+    push(env, delay, t)
 
 
 def run_until(env: simpy.Environment, until: float) -> int:

@@ -5,7 +5,6 @@ balancer and carries the deadline the wire form would (``resilience.timeouts.pro
 from __future__ import annotations
 
 import math
-from heapq import heappush
 from typing import Any
 
 import simpy
@@ -16,7 +15,6 @@ from resilience.execution import Execution
 from resilience.outcome import SUCCESS, FailureReason, Outcome, OutcomeKind, TimeoutPhase
 from resilience.pipeline import Pipeline
 from resilience.steps import Attempt, Done, GiveUp, Wait
-from sim.graph.clock import NORMAL
 from sim.graph.expiry import Expiry
 from sim.graph.tier import RouteRT, TierRT
 from sim.graph.visit import ON_TRAVELLED, Visit, schedule
@@ -210,9 +208,7 @@ class EdgeRT:
         if d == 0.0:
             self.target.arrive(v, now)
         else:
-            v.callbacks = ON_TRAVELLED  # ``schedule``, inlined
-            env: Any = self.env
-            heappush(env._queue, (env._now + d, NORMAL, next(env._eid), v))
+            schedule(self.env, d, v, ON_TRAVELLED)
 
     def transmit(self, v: Visit, now: float) -> None:
         link = self.link

@@ -10,13 +10,11 @@ dequeue the replica answers 504 at once (``deadline_expired``), and before each 
 from __future__ import annotations
 
 import math
-from heapq import heappush
 from typing import Any
 
 import simpy
 
 from resilience.outcome import TimeoutPhase
-from sim.graph.clock import NORMAL
 from sim.graph.visit import DONE, ON_CONNECTED, ON_SERVED, ON_STATIC, Visit, schedule
 from sim.model.calls import Stage
 from sim.model.service import QUEUE_FULL, REFUSED, ServiceRT
@@ -94,9 +92,7 @@ class ReplicaRT(ServiceRT):
             t *= self.factor
         if self.loaded:
             t = self._under_load(t)
-        env: Any = self.env
-        c.callbacks = ON_SERVED
-        heappush(env._queue, (env._now + t, NORMAL, next(env._eid), c))
+        schedule(self.env, t, c, ON_SERVED)
 
 
 class TierRT:
@@ -270,7 +266,7 @@ class TierRT:
     # -- serving -------------------------------------------------------------------------------
     def own_time_over(self, v: Visit) -> None:
         """The replica's own service time for ``v`` is over: cache, then the route's steps."""
-        now = self.env._now
+        now = self.env.now
         if v.svc_arrival >= self.warmup:
             if self.windows:
                 self.spent(v, now - v.svc_arrival)

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import math
-from heapq import heappush
 from typing import Any
 
-from sim.graph.clock import NORMAL
+from sim.graph.clock import push
 from sim.model.calls import Op, Stage
 from sim.model.links import LOST
 
@@ -97,6 +96,7 @@ class Visit:
     )
 
     _ok = True  # a visit is its own SimPy event while it waits for one thing (``schedule``)
+    callbacks: Any  # set by ``schedule``: what SimPy calls when the visit is processed
 
     def __init__(
         self, tier: Any, replica: int, route: Any, budget_end: float, trace: Trace | None, op: Op, now: float
@@ -164,9 +164,7 @@ class Visit:
         if d == 0.0:
             self.receive(now)
         else:
-            env = tier.env
-            self.callbacks = ON_RECEIVED
-            heappush(env._queue, (env._now + d, NORMAL, next(env._eid), self))
+            schedule(tier.env, d, self, ON_RECEIVED)
 
     # -- caller side (an edge's attempt) -------------------------------------------------------
     def travelled(self, _ev: object) -> None:
@@ -205,7 +203,7 @@ def _served(v: Visit) -> None:
 
 
 def _travelled(v: Visit) -> None:
-    v.tier.arrive(v, v.tier.env._now)
+    v.tier.arrive(v, v.tier.env.now)
 
 
 def _connected(v: Visit) -> None:
@@ -217,7 +215,7 @@ def _static(v: Visit) -> None:
 
 
 def _received(v: Visit) -> None:
-    v.receive(v.tier.env._now)
+    v.receive(v.tier.env.now)
 
 
 # what a visit does when it is processed as an event (``callbacks``): SimPy calls each with the visit
@@ -232,4 +230,4 @@ def schedule(env: Any, delay: float, v: Visit, callbacks: Any) -> None:
     """Process ``v`` as an event ``delay`` seconds from now (in the order ``env.timeout`` would):
     a visit waits for one thing at a time (travel, handshake, static page, the answer's travel)."""
     v.callbacks = callbacks
-    heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), v))
+    push(env, delay, v)
