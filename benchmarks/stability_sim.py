@@ -83,24 +83,23 @@ EXAMPLES: tuple[Example, ...] = (
     Example(
         "cache-stampede",
         123,
-        None,
-        missing="a size limit with LRU eviction on the cache tier (the peer keeps 80 of its 100 "
-        "keys; `cache = {ttl, keys, zipf_s, stale_for}` has no limit); and the peer's late work: "
-        "its database serves calls whose client has given up and their late answers still fill "
-        "the cache, while a multi-tier replica answers 504 at dequeue to work whose deadline has "
-        "passed and an edge stops waiting at the deadline. Present: the load-shedding threshold "
-        "(80 of 100 places, checked on arrival against the same depth as the capacity) is a "
-        "queue of 60 behind 20 workers; database latency x (1 + 3u^2) is `load_latency = "
-        '{multiplier = "polynomial", factor = 3, exponent = 2}`',
+        "cache_stampede.toml",
+        note="multi-tier: the cache is a tier with unlimited workers, no own time and an LRU limit "
+        "of 80 of its 100 keys (`capacity`); each request keeps its key for its retry (`key_per = "
+        "\"request\"`); the peer's late work is `fill_late` on the cache (a miss's answer fills its "
+        "key after the client has given up) and `serve_expired` on the database; the queue's "
+        "shedding threshold (80 places, checked on arrival against the same depth as the capacity) "
+        "is a queue of 60 behind the database's 20 workers; database latency x (1 + 3u^2) is "
+        '`load_latency = {multiplier = "polynomial", factor = 3, exponent = 2}`',
     ),
     Example(
         "cache-flush",
         77,
-        None,
-        missing="a cache-flush fault (no fault empties a cache tier); and the peer's late work "
-        "(see cache-stampede). Present: the cache tier (50 uniformly drawn keys: zipf_s = 0, TTL "
-        "30 s; the peer's 200-entry limit is never reached), the ramp to 300 rps over 8 s (a "
-        "`ramp` workload), database latency x (1 + 5u^3)",
+        "cache_flush.toml",
+        note="the flush is a `cache_flush` fault; per-request keys and late work as in "
+        "cache-stampede; 50 uniformly drawn keys, TTL 30 s, LRU limit 200 (never reached); the "
+        "peer's ramp (each gap drawn at 300 x min(t + 0.08, 8) / 8 rps) is a `ramp` from 3 to 300 "
+        "rps over 7.92 s; database latency x (1 + 5u^3), an unbounded FIFO behind its 30 workers",
     ),
     Example("timeout-cascade", 1031691469, "timeout_cascade.toml"),
     Example(

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from sim.scenario.loader import ScenarioError, load_scenario, scenario_from_dict
     from sim.scenario.queues import AdaptiveLifo, CoDel, QueuePolicy
     from sim.scenario.spec import (
+        CacheFlush,
         CapacityDrop,
         ClientGroup,
         ErrorBurst,
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
 _WHERE: dict[str, tuple[str, str]] = {
     "AdaptiveLifo": ("sim.scenario.queues", "AdaptiveLifo"),
     "Burst": ("sim.scenario.workloads", "Burst"),
+    "CacheFlush": ("sim.scenario.spec", "CacheFlush"),
     "CapacityDrop": ("sim.scenario.spec", "CapacityDrop"),
     "ClientGroup": ("sim.scenario.spec", "ClientGroup"),
     "ClosedLoop": ("sim.scenario.workloads", "ClosedLoop"),
@@ -93,6 +95,7 @@ _WHERE: dict[str, tuple[str, str]] = {
 __all__ = [
     "AdaptiveLifo",
     "Burst",
+    "CacheFlush",
     "CapacityDrop",
     "ClientGroup",
     "ClosedLoop",

@@ -17,6 +17,7 @@ from resilience.pipeline import Pipeline
 from sim.graph.clock import run_until
 from sim.graph.edge import EdgeRT, EdgeStats
 from sim.graph.entry import Entry, GraphGroupRT, Tracer
+from sim.graph.late import LateAnswerTier, late_targets
 from sim.graph.result import GraphResult
 from sim.graph.tier import TierRT
 from sim.model.arrivals import install
@@ -75,10 +76,11 @@ class Model:
             for n, cfg in sc.links.items()
         }
         callers = {e.caller for e in sc.edges.values()}
+        late = late_targets(sc)  # called by a cache tier that fills from late answers
         self.tiers: dict[str, TierRT] = {}
         for name, cfg in sc.services.items():
             role = cfg.timeout_source or ("gateway" if name in callers else "backend")
-            self.tiers[name] = self._tier(env, name, cfg, role, gen)
+            self.tiers[name] = self._tier(env, name, cfg, role, gen, name in late)
         self.edge_stats: dict[str, EdgeStats] = {}
         self.edge_breakers: dict[str, BreakerTracker] = {}
         self.health: list[Any] = []
@@ -122,11 +124,14 @@ class Model:
         self.replicas: dict[str, ServiceRT] = {r.name: r for t in self.tiers.values() for r in t.replicas}
         rec.services = list(self.replicas.values())
 
-    def _tier(self, env: simpy.Environment, name: str, cfg: Any, role: str, gen: Generators) -> TierRT:
+    def _tier(
+        self, env: simpy.Environment, name: str, cfg: Any, role: str, gen: Generators, late: bool = False
+    ) -> TierRT:
         def gens(i: int, purpose: str) -> Any:
             return gen(f"services.{name}" if cfg.replicas == 1 else f"services.{name}#{i}", purpose)
 
-        tier = TierRT(env, self.warmup, name, cfg, role, gens, self.sc.duration)
+        cls = LateAnswerTier if late else TierRT
+        tier = cls(env, self.warmup, name, cfg, role, gens, self.sc.duration)
         if cfg.gate is not None and cfg.gate.active:
             from sim.model.gates import GateRT
 
@@ -134,9 +139,12 @@ class Model:
                 GateRT(cfg.gate, name=f"{name}#{i}", rng=gens(i, "gate")) for i in range(cfg.replicas)
             ]
         if cfg.cache is not None:
-            from sim.model.cache import CacheRT
+            from sim.model.cache import cache_rt
 
-            tier.caches = [CacheRT(cfg.cache, gens(i, "cache")) for i in range(cfg.replicas)]
+            salt = 0  # the seed of per-request keys, one per tier (every replica asks the same key)
+            if cfg.cache.key_per == "request":
+                salt = int(gen(f"services.{name}", "request_keys").integers(0, 2**63))
+            tier.caches = [cache_rt(cfg.cache, gens(i, "cache"), salt) for i in range(cfg.replicas)]
         if cfg.side_effects is not None:
             from sim.model.side_effects import SideEffectLedger
 

@@ -35,6 +35,20 @@ def _q(h: LogHistogram) -> dict[str, float | None]:
     return {"mean": h.mean, "p50": q[0], "p90": q[1], "p99": q[2], "p999": q[3]}
 
 
+def _cache_extras(cfg: Any, caches: list[Any]) -> dict[str, int]:
+    """The counters of a cache tier's options, only when they are on (a plain TTL cache adds none):
+    ``evictions`` (``capacity``), ``late_fills`` (``fill_late``), ``flushes`` (when flushed)."""
+    out: dict[str, int] = {}
+    if cfg.capacity is not None:
+        out["evictions"] = sum(c.evictions for c in caches)
+    if cfg.fill_late:
+        out["late_fills"] = sum(c.late_fills for c in caches)
+    flushes = sum(c.flushes for c in caches)
+    if flushes:
+        out["flushes"] = flushes
+    return out
+
+
 def _sorted(d: dict[str, int]) -> dict[str, int]:
     return dict(sorted(d.items()))
 
@@ -140,6 +154,7 @@ class GraphResult(RunResult):
             hits = sum(c.hits for c in t.caches)
             misses = sum(c.misses for c in t.caches)
             out["cache"] = {"hits": hits, "misses": misses, "hit_ratio": _ratio(hits, hits + misses)}
+            out["cache"].update(_cache_extras(t.cfg.cache, t.caches))
         if t.ledger is not None:
             out["side_effects"] = t.ledger.counters()
         return out

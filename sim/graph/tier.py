@@ -51,7 +51,8 @@ class RouteRT:
 
 
 class ReplicaRT(ServiceRT):
-    """One replica: a ``ServiceRT`` that answers 504 instead of starting work whose deadline passed."""
+    """One replica: a ``ServiceRT`` that answers 504 instead of starting work whose deadline passed
+    (with ``serve_expired``, it starts it anyway: late work)."""
 
     def __init__(self, tier: TierRT, index: int, cfg: Service, service_gen: Any, error_gen: Any) -> None:
         name = tier.name if cfg.replicas == 1 else f"{tier.name}#{index}"
@@ -61,6 +62,7 @@ class ReplicaRT(ServiceRT):
         self.deadline_expired = self.c_deadline_expired = 0
         self.extra = 0.0  # seconds added to every service time (a latency spike's ``add``)
         self._base_sample = self.sample
+        self.serve_expired = cfg.serve_expired
 
     def add_latency(self, seconds: float) -> None:
         """Add ``seconds`` (negative: remove them) to every service time started from now on."""
@@ -73,7 +75,7 @@ class ReplicaRT(ServiceRT):
             self.sample = lambda: base() + extra
 
     def _start(self, c: Any, now: float) -> None:
-        if c.budget_end <= now:
+        if c.budget_end <= now and not self.serve_expired:
             c.stage = _CANCELLED
             self.deadline_expired += 1
             if c.svc_arrival >= self.warmup:
@@ -281,7 +283,7 @@ class TierRT:
             self.ledger.record(v.trace.tid, now, keyed=v.keyed)
         cache = self.caches[v.replica]
         if cache is not None:
-            key = cache.draw_key()
+            key = cache.request_key(v.trace) if cache.by_request else cache.draw_key()
             if cache.lookup(key, now) == "hit":
                 v.rep.finish(v)
                 return

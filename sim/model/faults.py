@@ -1,4 +1,5 @@
-"""Faults at run time: each scenario fault switched on at its start and off at its end."""
+"""Faults at run time: each scenario fault switched on at its start and off at its end (a cache flush,
+instantaneous, only happens at its start)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,15 @@ import simpy
 from sim.model.driver import call_later
 from sim.model.links import LinkRT
 from sim.model.service import ServiceRT
-from sim.scenario.spec import CapacityDrop, ErrorBurst, LatencySpike, Outage, Partition, Scenario
+from sim.scenario.spec import (
+    CacheFlush,
+    CapacityDrop,
+    ErrorBurst,
+    LatencySpike,
+    Outage,
+    Partition,
+    Scenario,
+)
 
 __all__ = ["schedule_faults"]
 
@@ -24,7 +33,8 @@ def schedule_faults(
     """Arm timers that apply each of ``sc.faults`` to its target service or link, then undo it.
 
     A target may name several services at once (a multi-tier service's replicas: ``services["db"]``
-    lists them all, ``services["db#1"]`` one of them).
+    lists them all, ``services["db#1"]`` one of them). A cache flush empties the cache of each
+    targeted replica at its start and has nothing to undo.
     """
     for f in sc.faults:
         found = services.get(f.target)
@@ -38,7 +48,8 @@ def schedule_faults(
             _apply_all(f, svcs, link, -1)
 
         call_later(env, f.start, on)
-        call_later(env, f.end, off)
+        if not isinstance(f, CacheFlush):
+            call_later(env, f.end, off)
 
 
 def _apply_all(f: Any, svcs: Sequence[ServiceRT], link: LinkRT | None, sign: int) -> None:
@@ -73,3 +84,12 @@ def _apply(f: Any, svc: ServiceRT | None, link: LinkRT | None, sign: int) -> Non
             svc.bursts.remove(f.error)
     elif isinstance(f, Partition) and link is not None:
         link.partitioned += sign
+    elif isinstance(f, CacheFlush) and svc is not None and sign > 0:
+        _flush(svc)
+
+
+def _flush(rep: Any) -> None:
+    """Empty the cache of ``rep``, a replica of a cache tier (``sim.graph.tier.ReplicaRT``)."""
+    cache = rep.tier.caches[rep.index]
+    if cache is not None:
+        cache.flush()

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from typing import Any, Self
 
 from resilience._config import Config, ConfigError, non_negative, positive, rule
 from resilience.classify import ClassifierConfig
@@ -16,6 +15,17 @@ from sim.graph.spec import Edge, Route
 from sim.graph.validate import graph_problems
 from sim.scenario.build import CrossRuleError, config_from_dict, late_type
 from sim.scenario.distributions import ZERO, Distribution
+from sim.scenario.errors import ErrorSpec
+from sim.scenario.faults import (
+    CacheFlush,
+    CapacityDrop,
+    ErrorBurst,
+    Fault,
+    LatencySpike,
+    Outage,
+    Partition,
+    fault_problems,
+)
 from sim.scenario.overrides import apply_overrides, flat_parameters
 from sim.scenario.queues import QueuePolicy
 from sim.scenario.workloads import Fixed, Poisson, Workload
@@ -23,6 +33,7 @@ from sim.scenario.writer import scenario_to_toml, write_scenario
 from sim.scenario.zero_delay import zero_delay_problems
 
 __all__ = [
+    "CacheFlush",
     "CapacityDrop",
     "ClientGroup",
     "CrossRuleError",
@@ -41,34 +52,6 @@ __all__ = [
 ]
 
 _NAME_RULE = rule(lambda v: isinstance(v, str) and v != "", "must be a non-empty string")
-
-
-def _sqlstate(v: str) -> bool:
-    return len(v) == 5 and v.isalnum()
-
-
-@dataclass(frozen=True, slots=True)
-class ErrorSpec(Config):
-    """Evidence a service returns instead of success, with ``probability`` per call.
-
-    Exactly one of ``status`` (HTTP, with optional ``retry_after`` seconds),
-    ``sqlstate`` or ``refuse`` (connection refused, answered on arrival). With
-    ``fast`` the status/SQLSTATE is answered on arrival instead of after service.
-    """
-
-    probability: float = field(default=0.0, metadata=rule(lambda v: 0 <= v <= 1, "must be in [0, 1]"))
-    status: int | None = field(default=None, metadata=rule(lambda v: 100 <= v <= 599, "must be in 100..599"))
-    retry_after: float | None = field(default=None, metadata=rule(non_negative, "must be >= 0 and finite"))
-    sqlstate: str | None = field(default=None, metadata=rule(_sqlstate, "must be a 5-character SQLSTATE"))
-    refuse: bool = False
-    fast: bool = False
-
-    def _cross_checks(self) -> None:
-        chosen = (self.status is not None) + (self.sqlstate is not None) + self.refuse
-        if chosen != 1:
-            raise self._error("status", "exactly one of status, sqlstate, refuse must be set")
-        if self.retry_after is not None and self.status is None:
-            raise self._error("retry_after", "needs status")
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +107,8 @@ class Service(Config):
     flood: Any = field(default=None, metadata={"late": "flood"})  # sim.scenario.gates.FloodConfig
     flood_route: str | None = field(default=None, metadata=_NAME_RULE)  # where flagged IPs go (degraded)
     side_effects: Any = field(default=None, metadata={"late": "side_effects"})  # sim.scenario.stores
+    # multi-tier: start work whose deadline has passed instead of answering 504 at dequeue (late work)
+    serve_expired: bool = False
 
     @property
     def multi_tier(self) -> bool:
@@ -150,6 +135,8 @@ class Service(Config):
             raise self._error("service_time", "must be a distribution")
         if sum(e.probability for e in self.errors) > 1.0 + 1e-12:
             raise self._error("errors", "probabilities must sum to <= 1")
+        if self.serve_expired and self.queue_policy is not None and self.queue_policy.drop_expired:
+            raise self._error("serve_expired", "must be false when queue_policy.drop_expired is set")
         lifo_policy = self.queue_policy is not None and self.queue_policy.adaptive_lifo is not None
         if lifo_policy and self.discipline == "lifo":
             raise self._error("discipline", "must be fifo when queue_policy.adaptive_lifo is set")
@@ -161,76 +148,6 @@ class Link(Config):
 
     latency: Distribution = ZERO
     loss: float = field(default=0.0, metadata=rule(lambda v: 0 <= v < 1, "must be in [0, 1)"))
-
-
-class Fault(Config):
-    """Something that goes wrong on ``target`` from ``start`` for ``duration`` seconds."""
-
-    __slots__ = ()
-    target_kind: ClassVar[str] = "service"
-    target: str
-    start: float
-    duration: float
-
-    @property
-    def end(self) -> float:
-        return self.start + self.duration
-
-
-@dataclass(frozen=True, slots=True)
-class Outage(Fault):
-    """The service refuses new connections (connection refused)."""
-
-    kind = "outage"
-    target: str = field(default="", metadata=_NAME_RULE)
-    start: float = field(default=0.0, metadata=rule(non_negative, "must be >= 0 and finite"))
-    duration: float = field(default=1.0, metadata=rule(positive, "must be > 0 and finite"))
-
-
-@dataclass(frozen=True, slots=True)
-class CapacityDrop(Fault):
-    """Only ``workers`` workers remain (work in progress finishes)."""
-
-    kind = "capacity_drop"
-    target: str = field(default="", metadata=_NAME_RULE)
-    start: float = field(default=0.0, metadata=rule(non_negative, "must be >= 0 and finite"))
-    duration: float = field(default=1.0, metadata=rule(positive, "must be > 0 and finite"))
-    workers: int = field(default=0, metadata=rule(lambda v: v >= 0, "must be >= 0"))
-
-
-@dataclass(frozen=True, slots=True)
-class LatencySpike(Fault):
-    """Service: service times x ``factor``. Link: one-way latency + ``add`` seconds."""
-
-    kind = "latency_spike"
-    target_kind: ClassVar[str] = "service or link"
-    target: str = field(default="", metadata=_NAME_RULE)
-    start: float = field(default=0.0, metadata=rule(non_negative, "must be >= 0 and finite"))
-    duration: float = field(default=1.0, metadata=rule(positive, "must be > 0 and finite"))
-    factor: float = field(default=1.0, metadata=rule(lambda v: 0 < v < math.inf, "must be > 0 and finite"))
-    add: float = field(default=0.0, metadata=rule(non_negative, "must be >= 0 and finite"))
-
-
-@dataclass(frozen=True, slots=True)
-class ErrorBurst(Fault):
-    """An extra error source on the service (checked before its own errors)."""
-
-    kind = "error_burst"
-    target: str = field(default="", metadata=_NAME_RULE)
-    start: float = field(default=0.0, metadata=rule(non_negative, "must be >= 0 and finite"))
-    duration: float = field(default=1.0, metadata=rule(positive, "must be > 0 and finite"))
-    error: ErrorSpec = field(default_factory=lambda: ErrorSpec(probability=1.0, status=503))
-
-
-@dataclass(frozen=True, slots=True)
-class Partition(Fault):
-    """Every message on the link is lost."""
-
-    kind = "partition"
-    target_kind: ClassVar[str] = "link"
-    target: str = field(default="", metadata=_NAME_RULE)
-    start: float = field(default=0.0, metadata=rule(non_negative, "must be >= 0 and finite"))
-    duration: float = field(default=1.0, metadata=rule(positive, "must be > 0 and finite"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -375,21 +292,7 @@ def scenario_problems(sc: Any) -> list[ConfigError]:
             bad(f"clients.{gname}.target", g.target, "must name a service")
         if g.link is not None and g.link not in sc.links:
             bad(f"clients.{gname}.link", g.link, "must name a link")
-    for i, f in enumerate(sc.faults):
-        where = f"faults[{i}]"
-        if not isinstance(f, Fault):
-            bad(where, f, "must be a fault")
-            continue
-        in_services, in_links = _names_service(sc, f.target), f.target in sc.links
-        ok = {"service": in_services, "link": in_links, "service or link": in_services or in_links}
-        if not ok[f.target_kind]:
-            bad(f"{where}.target", f.target, f"must name a {f.target_kind}")
-        if f.start < sc.warmup:
-            bad(f"{where}.start", f.start, f"must be >= warmup ({sc.warmup})")
-        elif f.start >= sc.duration:
-            bad(f"{where}.start", f.start, f"must be < the scenario's duration ({sc.duration})")
-        elif f.end > sc.duration:
-            bad(f"{where}.duration", f.duration, f"must end by the scenario's duration ({sc.duration})")
+    out.extend(fault_problems(sc))
     if edges or any(s.routes for s in sc.services.values()) or any(g.routes for g in sc.clients.values()):
         out.extend(graph_problems(sc))
     defences = getattr(sc, "defences", None)
@@ -398,12 +301,3 @@ def scenario_problems(sc: Any) -> list[ConfigError]:
     if not out:
         out.extend(zero_delay_problems(sc))
     return out
-
-
-def _names_service(sc: Any, target: str) -> bool:
-    """True when ``target`` names a service, or one replica of it as ``name#index``."""
-    if target in sc.services:
-        return True
-    name, sep, index = target.rpartition("#")
-    svc = sc.services.get(name) if sep else None
-    return svc is not None and index.isdigit() and int(index) < svc.replicas

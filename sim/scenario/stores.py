@@ -4,7 +4,11 @@
   fresh (``ttl`` seconds after it was filled), asks its backend on a miss, and
   may serve an expired entry for ``stale_for`` more seconds as a fallback when
   the backend fails (stale-on-error). Requests ask for one of ``keys`` keys with
-  Zipf popularity ``zipf_s`` (0: uniform).
+  Zipf popularity ``zipf_s`` (0: uniform), drawn on each arrival or, with
+  ``key_per = "request"``, once per client request. With ``capacity`` it holds at
+  most that many entries and evicts the least recently used; with ``fill_late`` a
+  backend answer that comes after the tier stopped waiting for it still fills the
+  entry.
 * :class:`SideEffectsConfig`: an endpoint with side effects (a payment, a
   stock decrement) counts how often each request's effect happened; with
   idempotency keys a real :class:`resilience.idempotency.IdempotencyStore`
@@ -37,7 +41,16 @@ class CacheConfig(Config):
 
     ``keys``: the size of the key space; ``zipf_s``: the Zipf exponent of key
     popularity (key ``i`` is asked with probability proportional to
-    ``1 / (i + 1) ** zipf_s``; 0 is uniform).
+    ``1 / (i + 1) ** zipf_s``; 0 is uniform). ``key_per``: ``"arrival"`` (the
+    default) draws a key for every request reaching the tier, a retry
+    included; ``"request"`` gives each client request one key, asked by all
+    its attempts (and by every call of its tree that reaches the tier).
+    ``capacity``: at most this many entries, the least recently used (hit,
+    stale lookup or fill) evicted to make room for a new one; None (the
+    default) keeps every key. ``fill_late``: an answer of the backend that
+    arrives after the tier's call timed out (the tier stopped waiting, its
+    caller was answered) still fills the entry, as it arrives; off by default
+    (a late answer is dropped).
     """
 
     ttl: float = field(default=30.0, metadata=_POSITIVE)
@@ -49,6 +62,15 @@ class CacheConfig(Config):
         default=1.0, metadata=rule(lambda v: math.isfinite(v) and 0 <= v <= 10, "must be in [0, 10]")
     )
     stale_for: float = field(default=300.0, metadata=rule(non_negative, "must be >= 0 and finite"))
+    key_per: str = field(
+        default="arrival",
+        metadata=rule(lambda v: v in ("arrival", "request"), "must be arrival or request"),
+    )
+    capacity: int | None = field(
+        default=None,
+        metadata=rule(lambda v: 1 <= v <= MAX_CACHE_KEYS, f"must be in 1..{MAX_CACHE_KEYS}"),
+    )
+    fill_late: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -267,7 +267,31 @@ CASES = [
     (
         "faults",
         [{"type": "meteor", "target": "api", "start": 10, "duration": 1}],
-        "faults[0].type='meteor': must be one of capacity_drop, error_burst, latency_spike, outage, partition",  # noqa: E501
+        "faults[0].type='meteor': must be one of cache_flush, capacity_drop, error_burst, latency_spike, outage, partition",  # noqa: E501
+    ),
+    (
+        "faults",
+        [{"type": "cache_flush", "target": "api", "start": 10}],
+        "faults[0].target='api': must name a service with a cache",
+    ),
+    (
+        "faults",
+        [{"type": "cache_flush", "target": "api", "start": 10, "duration": 1}],
+        "faults[0].duration=1.0: must be 0 (a flush is instantaneous)",
+    ),
+    # cache tiers and late work
+    ("services.api.cache", {"capacity": 0}, "services.api.cache.capacity=0: must be in 1..10000000"),
+    (
+        "services.api.cache",
+        {"key_per": "trace"},
+        "services.api.cache.key_per='trace': must be arrival or request",
+    ),
+    ("services.api.cache", {"fill_late": "yes"}, "services.api.cache.fill_late='yes': must be true or false"),
+    ("services.api.serve_expired", 1, "services.api.serve_expired=1: must be true or false"),
+    (
+        "services.api",
+        {"workers": 2, "serve_expired": True, "queue_policy": {"drop_expired": True}},
+        "services.api.serve_expired=True: must be false when queue_policy.drop_expired is set",
     ),
 ]
 

@@ -42,10 +42,12 @@ PEER_COLLAPSE = {
     "connection-pool-exhaustion": False,  # 0/20: no bad second (its database gets no traffic)
     "goodput-collapse": True,  # 20/20: collapses at the spike, drains 22 s or more after it ends
     "gc-death-spiral": True,  # 20/20: collapses in the first seconds, before its burst, for good
+    "cache-stampede": False,  # 0/20: no bad second (the spike slows the database, no overload)
 }
 # lb-sinkholing (0/20: goodput is low while a replica is down, back at once when it returns) is
 # judged on full runs: see its own test below.
 # timeout-cascade (100% load, no fault) is judged over seeds: see its own test below.
+# cache-flush (9/20) is judged over seeds too: see its own test below.
 
 
 SHORT = 40.0
@@ -64,7 +66,7 @@ def test_every_published_example_is_rebuilt_or_says_what_is_missing() -> None:
     for e in BENCH.EXAMPLES:
         assert (e.scenario is None) == (e.missing is not None), e.id
     rebuilt = {e.id for e in BENCH.EXAMPLES if e.scenario is not None}
-    assert set(PEER_COLLAPSE) | {"timeout-cascade", "lb-sinkholing"} == rebuilt
+    assert set(PEER_COLLAPSE) | {"timeout-cascade", "lb-sinkholing", "cache-flush"} == rebuilt
 
 
 @pytest.mark.parametrize("example", [e for e in BENCH.EXAMPLES if e.id in PEER_COLLAPSE], ids=lambda e: e.id)
@@ -157,3 +159,33 @@ def test_outcome_rule_on_made_up_series() -> None:
     # without a trigger the search starts at 0 and recovery counts from the onset
     got = BENCH.outcome(ok, dip, trigger=None, horizon=59)
     assert (got.collapse, got.onset, got.recovery) == (False, 12, 18)
+
+
+def test_cache_stampede_holds_the_peers_share_of_keys() -> None:
+    # The peer's cache (seeds 123..142) answers 79.1% of lookups (sd 0.3% between runs): with 80 of
+    # 100 uniformly asked keys held and a 5 s TTL. Negative control: without the size limit, a key
+    # asked twice a second misses about once per TTL, 1 in 11.
+    sc = load_scenario(ROOT / "scenarios" / "stability" / "cache_stampede.toml").with_(duration=SHORT)
+    ratio = BENCH.judge(sc, 123)[1].summary["tiers"]["cache"]["cache"]["hit_ratio"]
+    assert abs(ratio - 0.791) < 0.015, ratio
+    unlimited = BENCH.judge(sc.with_(**{"services.cache.cache.capacity": None}), 123)[1]
+    assert unlimited.summary["tiers"]["cache"]["cache"]["hit_ratio"] > 0.88
+
+
+def test_cache_flush_recovers_in_some_seeds_like_the_peer() -> None:
+    # The peer (seeds 77..96): a collapse in 9 of 20 runs, a recovery (median 10.5 s after the
+    # flush) in 18. Whether a run recovers depends on the backlog the ramp-up left at the database:
+    # after the flush a key comes back only when a call for it reaches the head of the FIFO (late
+    # answers fill the cache), and each request keeps asking for its one key. At 9/20, no collapse
+    # in 4 runs has probability ~9%, a collapse in all 4 ~2%.
+    sc = load_scenario(ROOT / "scenarios" / "stability" / "cache_flush.toml").with_(duration=SHORT)
+    got = [_judge(sc, 77 + k) for k in range(4)]
+    assert any(o.collapse for o in got) and not all(o.collapse for o in got), got
+    # Negative controls: a database that answers 504 to work whose caller has given up sheds the
+    # backlog and the keys come back within seconds; a cache that drops late answers is never
+    # refilled (every call takes longer than the client waits): collapsed for good, as the peer's
+    # description has it, though not what the peer runs.
+    cured = _judge(sc.with_(**{"services.database.serve_expired": False}), 78)
+    assert cured.collapse is False and cured.recovery is not None and cured.recovery < 10, cured
+    stuck = _judge(sc.with_(**{"services.cache.cache.fill_late": False}), 79)
+    assert stuck.collapse is True and stuck.recovery is None, stuck

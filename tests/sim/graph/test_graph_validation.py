@@ -129,7 +129,8 @@ duration = 1.0
     assert line == "x.toml: faults[0].target='db#2': must name a service"
 
 
-MULTI_TIER_ELSEWHERE = {"lb_sinkholing.toml"}  # replicas behind a balancer: multi-tier by design
+# multi-tier by design: replicas behind a balancer; a cache tier in front of a database
+MULTI_TIER_ELSEWHERE = {"lb_sinkholing.toml", "cache_stampede.toml", "cache_flush.toml"}
 
 
 def test_shipped_single_tier_scenarios_stay_single_tier() -> None:
