@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test verify lint typecheck system-tools bench api-snapshot clean lab
+.PHONY: demo test verify lint typecheck system-tools bench api-snapshot clean lab native pure native-test
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,13 +27,13 @@ typecheck: $(STAMP)
 	$(PY) -m mypy --strict resilience sim dashboards alerts
 
 test: $(STAMP) system-tools lint typecheck
-	$(PY) -m pytest -q -m "not verify" --nbmake tests notebooks  # notebooks run in test mode (notebooks/conftest.py)
+	RWB_PURE=1 $(PY) -m pytest -q -m "not verify and not native" --nbmake tests notebooks  # notebooks run in test mode (notebooks/conftest.py)
 
 lab: $(STAMP)
 	$(PY) -m jupyter lab notebooks/
 
 verify: $(STAMP) system-tools
-	$(PY) -m pytest -q -m verify --timeout 1500  # long runs: a per-test bound for a loaded machine
+	RWB_PURE=1 $(PY) -m pytest -q -m verify --timeout 1500  # long runs: a per-test bound for a loaded machine
 
 bench: $(STAMP)
 	$(PY) benchmarks/overhead.py
@@ -42,5 +42,17 @@ api-snapshot: $(STAMP)
 	$(PY) -m resilience._api > tests/resilience/api_snapshot.txt
 	$(PY) -m sim._api > tests/sim/api_snapshot.txt
 
-clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+# Optional: the simulator's hot modules compiled with mypyc (same results, faster); `make pure` undoes it.
+native: $(STAMP)
+	$(PY) scripts/native.py build
+
+pure:
+	@test -x $(PY) && $(PY) scripts/native.py clean || true
+
+# The compiled build against the sources (same results), then back to pure Python.
+native-test: native
+	$(PY) -m pytest -q -m native tests
+	$(PY) scripts/native.py clean
+
+clean: pure
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build/native

@@ -7,6 +7,10 @@ run's wall and CPU seconds per simulated second, events per second, and events a
 client request. The target is <= 1.5 wall seconds per simulated second. ``--kinds`` also counts
 the events of one run by what they do (per client request).
 
+With a compiled build present (``make native``) both builds are measured side by side, each run in a
+fresh process and the two interleaved (the sources through ``RWB_PURE=1``), and the script checks
+that they processed the same events for the same requests.
+
     .venv/bin/python benchmarks/graph_speed.py [--duration 5] [--repeat 3] [--seed 1] [--kinds] [--json]
 """
 
@@ -14,6 +18,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
+import sys
 import time
 import tomllib
 from collections import Counter
@@ -21,7 +28,7 @@ from heapq import heappop
 from pathlib import Path
 from typing import Any
 
-from sim import Scenario, scenario_from_dict
+from sim import Scenario, native, scenario_from_dict
 from sim.graph.engine import build, run_graph
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -85,6 +92,50 @@ def kinds(duration: float, seed: int) -> dict[str, float]:
     return {k: n / offered for k, n in counts.most_common()}
 
 
+def one_process(duration: float, seed: int, pure: bool) -> dict[str, Any]:
+    """One measurement in a fresh process, with the sources (``pure``) or the compiled build."""
+    env = dict(os.environ, **{native.PURE_ENV: "1" if pure else "0"})
+    cmd = [
+        sys.executable,
+        __file__,
+        "--json",
+        "--repeat",
+        "1",
+        "--duration",
+        str(duration),
+        "--seed",
+        str(seed),
+    ]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+    out: dict[str, Any] = json.loads(done.stdout)
+    return out
+
+
+def side_by_side(duration: float, seed: int, repeat: int) -> dict[str, dict[str, Any]]:
+    """Both builds, interleaved, ``repeat`` runs each: the best run of each (as ``best``)."""
+    runs: dict[str, list[dict[str, Any]]] = {"compiled": [], "pure": []}
+    for _ in range(repeat):
+        for name in runs:
+            runs[name].append(one_process(duration, seed, pure=name == "pure"))
+            print(
+                f"  {name:8s} {runs[name][-1]['wall_per_sim_second']:.2f} wall s per simulated s", flush=True
+            )
+    out = {}
+    for name, ms in runs.items():
+        m = dict(min(ms, key=lambda m: m["wall_per_sim_second"]), repeat=repeat)
+        m["cpu_per_sim_second"] = min(x["cpu_per_sim_second"] for x in ms)
+        m["median_wall_per_sim_second"] = sorted(x["wall_per_sim_second"] for x in ms)[len(ms) // 2]
+        out[name] = m
+    return out
+
+
+def report(m: dict[str, Any]) -> None:
+    wall, cpu = m["wall_per_sim_second"], m["cpu_per_sim_second"]
+    print(f"  wall {wall:.2f} s per simulated s (target <= 1.5), CPU {cpu:.2f} s")
+    ew, ec = m["events_per_wall_second"], m["events_per_cpu_second"]
+    print(f"  {ew:,.0f} events per wall s, {ec:,.0f} per CPU s")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--duration", type=float, default=5.0)
@@ -93,7 +144,25 @@ def main() -> None:
     ap.add_argument("--kinds", action="store_true", help="count one run's events by kind")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
+    state = native.build_state()
+    if state != "pure Python" and not args.json and not args.kinds:
+        print(f"chapter 5 (static, normal period), {args.duration:g} simulated s, seed {args.seed}: {state}")
+        both = side_by_side(args.duration, args.seed, max(args.repeat, 1))
+        c, p = both["compiled"], both["pure"]
+        same = all(c[k] == p[k] for k in ("requests", "events", "visits_per_request"))
+        print(
+            f"  same requests and events in both builds: {'yes' if same else 'NO'} ({c['events']:,} events)"
+        )
+        for name, m in both.items():
+            print(f"{name} (best of {m['repeat']}, median {m['median_wall_per_sim_second']:.2f}):")
+            report(m)
+        ratio = c["cpu_per_sim_second"] / p["cpu_per_sim_second"]
+        print(f"compiled / pure CPU time: {ratio:.2f}")
+        if not same:
+            sys.exit(1)
+        return
     m: dict[str, Any] = best(args.duration, args.seed, max(args.repeat, 1))
+    m["build"] = state
     if args.kinds:
         m["events_per_request_by_kind"] = kinds(args.duration, args.seed)
     if args.json:
@@ -101,16 +170,13 @@ def main() -> None:
         return
     print(
         f"chapter 5 (static, normal period), {m['sim_seconds']:g} simulated s, seed {args.seed}, "
-        f"best of {m['repeat']}"
+        f"best of {m['repeat']}, {state}"
     )
     print(
         f"  requests {m['requests']:,}: {m['visits_per_request']:.2f} tier visits and "
         f"{m['events_per_request']:.2f} events per request ({m['events']:,} events)"
     )
-    wall, cpu = m["wall_per_sim_second"], m["cpu_per_sim_second"]
-    print(f"  wall {wall:.2f} s per simulated s (target <= 1.5), CPU {cpu:.2f} s")
-    ew, ec = m["events_per_wall_second"], m["events_per_cpu_second"]
-    print(f"  {ew:,.0f} events per wall s, {ec:,.0f} per CPU s")
+    report(m)
     for k, per in m.get("events_per_request_by_kind", {}).items():
         print(f"    {per:6.2f} per request  {k}")
 

@@ -131,6 +131,9 @@ def environment() -> dict[str, str]:
             env[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
             env[dist] = "absent"
+    from sim import native
+
+    env["simulator"] = native.build_state()  # `make native`: compiled; RWB_PURE=1: the sources
     return env
 
 

@@ -9,6 +9,10 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from sim.native import start
+
+start()  # a compiled build (``make native``) must match its sources; RWB_PURE=1 runs the sources
+
 if TYPE_CHECKING:
     from sim.engine import run
     from sim.experiments.compare import compare

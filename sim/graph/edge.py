@@ -18,6 +18,7 @@ from resilience.steps import Attempt, Done, GiveUp, Wait
 from sim.graph.expiry import Expiry
 from sim.graph.tier import RouteRT, TierRT
 from sim.graph.visit import ON_TRAVELLED, Visit, schedule
+from sim.model.balancers import BalancerRT
 from sim.model.calls import Op
 from sim.model.driver import CallbackRequest
 from sim.model.links import LOST, LinkRT
@@ -129,7 +130,7 @@ class EdgeRT:
         target: TierRT,
         link: LinkRT | None,
         pipeline: Pipeline,
-        balancer: Any,
+        balancer: BalancerRT | None,
         stats: EdgeStats,
     ) -> None:
         self.name = name

@@ -17,6 +17,7 @@ import simpy
 from resilience.outcome import TimeoutPhase
 from sim.graph.visit import DONE, ON_CONNECTED, ON_SERVED, ON_STATIC, Visit, schedule
 from sim.model.calls import Stage
+from sim.model.gates import GateRT
 from sim.model.service import QUEUE_FULL, REFUSED, ServiceRT
 from sim.observe.histogram import LogHistogram
 from sim.scenario.spec import ErrorSpec, Service
@@ -121,7 +122,7 @@ class TierRT:
         self.replicas = [
             ReplicaRT(self, i, cfg, gens(i, "service"), gens(i, "errors")) for i in range(cfg.replicas)
         ]
-        self.gates: list[Any] = [None] * cfg.replicas
+        self.gates: list[GateRT | None] = [None] * cfg.replicas
         self.caches: list[Any] = [None] * cfg.replicas
         self.ledger: Any = None  # a SideEffectLedger: the tier's work has a side effect
         self.routes: dict[str, RouteRT] = {}
@@ -198,10 +199,10 @@ class TierRT:
             if flood is not None and (
                 ticket == "connection_refused"
                 or v.new_connection
-                or (type(ticket) is not str and ticket.delay > 0)
+                or (not isinstance(ticket, str) and ticket.delay > 0)
             ):
                 flood.opened(v.ip, now)
-            if type(ticket) is str:
+            if isinstance(ticket, str):
                 self.rejected[ticket] = self.rejected.get(ticket, 0) + 1
                 self.count(f"rejected_{ticket}", now)
                 if now >= self.warmup:
@@ -253,7 +254,9 @@ class TierRT:
     def leave_gate(self, v: Visit, now: float, ok: bool) -> None:
         ticket = v.ticket
         if ticket is not None and not ticket.settled:
-            self.gates[v.replica].leave(ticket, now, now - v.arrived, ok)
+            gate = self.gates[v.replica]
+            assert gate is not None
+            gate.leave(ticket, now, now - v.arrived, ok)
 
     def cancel(self, v: Visit) -> None:
         """The caller gave up on ``v`` (``cancel_on_timeout``): free its place; its steps stop."""
