@@ -43,14 +43,18 @@ api-snapshot: $(STAMP)
 	$(PY) -m sim._api > tests/sim/api_snapshot.txt
 
 # Optional: the simulator's hot modules compiled with mypyc (same results, faster); `make pure` undoes it.
-native: $(STAMP)
+# Rebuilt when a source it may cover changes (sim/native.py lists the modules).
+NATIVE := sim/_native_manifest.json
+$(NATIVE): $(STAMP) sim/native.py scripts/native.py sim/stepper.py $(wildcard sim/graph/*.py sim/model/*.py sim/observe/*.py)
 	$(PY) scripts/native.py build
+
+native: $(NATIVE)
 
 pure:
 	@test -x $(PY) && $(PY) scripts/native.py clean || true
 
 # The compiled build against the sources (same results), then back to pure Python.
-native-test: native
+native-test: $(NATIVE)
 	$(PY) -m pytest -q -m native tests
 	$(PY) scripts/native.py clean
 

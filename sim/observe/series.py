@@ -131,7 +131,7 @@ def render_openmetrics(samples: list[tuple[float, list[Sample]]], epoch: float) 
         lines.append(f"# TYPE {family} {spec.type.value}")
         lines.append(f"# HELP {family} {_esc(spec.help)}")
         if spec.type is MetricType.HISTOGRAM:
-            bounds = [*(bucket_bound(b) for b in spec.buckets), "+Inf"]
+            bounds = [bucket_bound(b) for b in spec.buckets] + ["+Inf"]
         for labels, values in series[name].items():
             for t, value in values:
                 ts = f"{epoch + t:.3f}"
