@@ -4,13 +4,15 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test verify lint typecheck system-tools bench api-snapshot clean lab native pure native-test
+.PHONY: setup demo test verify lint typecheck system-tools bench api-snapshot clean lab native pure native-test native-compile native-install
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[all,dev]'
 	@touch $(STAMP)
+
+setup: $(STAMP)
 
 system-tools:
 	@bash scripts/install-system-tools.sh
@@ -32,8 +34,10 @@ test: $(STAMP) system-tools lint typecheck
 lab: $(STAMP)
 	$(PY) -m jupyter lab notebooks/
 
+# The sources by default; `make verify RWB_PURE=0` runs an installed compiled build (CI does).
+RWB_PURE ?= 1
 verify: $(STAMP) system-tools
-	RWB_PURE=1 $(PY) -m pytest -q -m verify --timeout 1500  # long runs: a per-test bound for a loaded machine
+	RWB_PURE=$(RWB_PURE) $(PY) -m pytest -q -m verify --timeout 1500  # long runs: a per-test bound for a loaded machine
 
 bench: $(STAMP)
 	$(PY) benchmarks/overhead.py
@@ -49,6 +53,13 @@ $(NATIVE): $(STAMP) sim/native.py scripts/native.py sim/stepper.py $(wildcard si
 	$(PY) scripts/native.py build
 
 native: $(NATIVE)
+
+# The two halves of `make native`: compile into build/native/lib (the package untouched), then install.
+native-compile: $(STAMP)
+	$(PY) scripts/native.py compile
+
+native-install: $(STAMP)
+	$(PY) scripts/native.py install
 
 pure:
 	@test -x $(PY) && $(PY) scripts/native.py clean || true

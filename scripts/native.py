@@ -1,18 +1,22 @@
 """Build or remove the compiled simulator (``make native`` / ``make pure``).
 
-    python scripts/native.py build   # mypyc-compile sim.native.MODULES in place, write the manifest
-    python scripts/native.py clean   # remove the compiled modules and the manifest
+    python scripts/native.py build    # compile, then install: what `make native` does
+    python scripts/native.py compile  # compile sim.native.MODULES into build/native/lib only
+    python scripts/native.py install  # put the compiled modules and their manifest next to the sources
+    python scripts/native.py clean    # remove the compiled modules and the manifest
 
 The build type-checks the modules (mypyc needs the same types ``mypy --strict`` sees), generates C
-into ``build/native``, compiles it with the system's C compiler, and puts the extensions next to
-their sources. The manifest records each source's SHA-256, so ``import sim`` refuses a build that
-no longer matches (``sim.native.check``).
+into ``build/native``, and compiles it with the system's C compiler into ``build/native/lib``,
+leaving the package untouched (so tests may run meanwhile, as CI does); ``install`` then puts the
+extensions next to their sources. The manifest records each source's SHA-256 as read for
+compiling, so ``import sim`` refuses a build that no longer matches (``sim.native.check``).
 """
 
 from __future__ import annotations
 
 import json
 import platform
+import shutil
 import sys
 import time
 from importlib.machinery import EXTENSION_SUFFIXES
@@ -42,12 +46,15 @@ def clean() -> int:
     return removed
 
 
-def build() -> None:
-    """Compile ``MODULES`` in place and write the manifest (after a clean, so nothing stale is left)."""
+STAGE = ROOT / "build" / "native" / "lib"  # compiled modules and their manifest before ``install``
+
+
+def compile_stage() -> None:
+    """Compile ``MODULES`` into ``STAGE`` with the manifest of the sources compiled (package untouched)."""
     from mypyc.build import mypycify
     from setuptools import setup
 
-    clean()
+    shutil.rmtree(STAGE, ignore_errors=True)
     sources = {m: digest(ROOT / m) for m in MODULES}  # what is compiled: read before, not after
     t0 = time.perf_counter()
     print(
@@ -57,25 +64,47 @@ def build() -> None:
     setup(
         name="resilience-workbench-native",
         ext_modules=ext,
-        script_args=["-q", "build_ext", "--inplace", "--build-temp", "build/native/temp"],
+        script_args=["-q", "build_ext", "--build-lib", str(STAGE), "--build-temp", "build/native/temp"],
     )
     manifest = {
         "mypy": version("mypy"),
         "python": platform.python_version(),
         "sources": sources,
     }
-    (PACKAGE / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
+    (STAGE / PACKAGE.name / MANIFEST).write_text(text, encoding="utf-8")
     print(f"native: {len(MODULES)} modules compiled in {time.perf_counter() - t0:.0f} s", flush=True)
+
+
+def install() -> int:
+    """Replace any build in the package with the compiled stage; the number of files installed."""
+    staged = STAGE / PACKAGE.name / MANIFEST
+    if not staged.exists():
+        raise SystemExit(f"native: nothing compiled in {STAGE.relative_to(ROOT)} (run `compile` first)")
+    clean()
+    files = [p for p in STAGE.rglob("*") if p.is_file() and p != staged]
+    for path in files:
+        target = ROOT / path.relative_to(STAGE)
+        shutil.copy2(path, target)
+    shutil.copy(staged, PACKAGE / MANIFEST)  # last (and dated now): the build counts once complete
+    return len(files) + 1
 
 
 def main(argv: list[str]) -> int:
     if argv == ["build"]:
-        build()
+        compile_stage()
+        install()
+        return 0
+    if argv == ["compile"]:
+        compile_stage()
+        return 0
+    if argv == ["install"]:
+        print(f"native: installed {install()} files")
         return 0
     if argv == ["clean"]:
         print(f"native: removed {clean()} files")
         return 0
-    print("usage: python scripts/native.py build|clean", file=sys.stderr)
+    print("usage: python scripts/native.py build|compile|install|clean", file=sys.stderr)
     return 2
 
 
