@@ -60,7 +60,9 @@ def compile_stage() -> None:
     print(
         f"native: compiling {len(MODULES)} modules with mypyc {version('mypy')} (a few minutes)", flush=True
     )
-    ext = mypycify(list(MODULES), opt_level="3", group_name=f"sim.{GROUP}", target_dir="build/native")
+    # its own mypy cache: `make typecheck` may be using .mypy_cache meanwhile (CI runs both at once)
+    paths = ["--cache-dir=build/native/mypy_cache", *MODULES]
+    ext = mypycify(paths, opt_level="3", group_name=f"sim.{GROUP}", target_dir="build/native")
     setup(
         name="resilience-workbench-native",
         ext_modules=ext,

@@ -198,7 +198,7 @@ class EdgeRT:
         if now >= self.warmup:
             self.stats.attempts += 1
         if t < _INF:
-            self.expiry.add(now + t, v, now)
+            v.timer = self.expiry.add(now + t, v, now)
         link = self.link  # ``transmit``, inlined
         if link is None:
             self.target.arrive(v, now)

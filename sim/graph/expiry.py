@@ -1,5 +1,9 @@
 """Attempt timers of one caller without one SimPy event each: due times kept in order, one timer armed
-for the earliest, answered attempts dropped when their time comes (they cost no event)."""
+for the earliest, answered attempts dropped when their time comes (they cost no event).
+
+``add`` returns the timer's entry; an item that ends before its due time clears it (``clear``), so
+the queue no longer holds the item: a finished attempt (its request, execution and deadline) is freed
+when it ends, not when its timeout would have fired."""
 
 from __future__ import annotations
 
@@ -13,11 +17,17 @@ import simpy
 
 from sim.graph.clock import later
 
-__all__ = ["Expiry"]
+__all__ = ["Expiry", "clear"]
+
+
+def clear(entry: list[Any] | None) -> None:
+    """The item of ``entry`` (from ``Expiry.add``) ended: its timer is void and holds it no longer."""
+    if entry is not None:
+        entry[1] = None
 
 
 class Expiry:
-    """Calls ``item.timed_out(None)`` at each item's due time unless ``item.done`` by then.
+    """Calls ``item.timed_out(None)`` at each item's due time unless its entry was cleared by then.
 
     Due times arrive almost in order (same timeout, sent in order): those go to a deque; the few
     that arrive earlier than the last go to a heap. One SimPy timer is armed for the earliest.
@@ -27,20 +37,23 @@ class Expiry:
 
     def __init__(self, env: simpy.Environment) -> None:
         self.env = env
-        self._q: deque[tuple[float, Any]] = deque()
-        self._late: list[tuple[float, int, Any]] = []
+        self._q: deque[list[Any]] = deque()  # [due, item or None], due times in order
+        self._late: list[tuple[float, int, list[Any]]] = []
         self._seq = count()
         self._armed = math.inf  # the earliest time a timer of ours is armed for
 
-    def add(self, due: float, item: Any, now: float) -> None:
+    def add(self, due: float, item: Any, now: float) -> list[Any]:
+        """Time ``item`` out at ``due``; its entry, for ``clear`` when the item ends first."""
+        entry = [due, item]
         q = self._q
         if not q or due >= q[-1][0]:
-            q.append((due, item))
+            q.append(entry)
         else:
-            heappush(self._late, (due, next(self._seq), item))
+            heappush(self._late, (due, next(self._seq), entry))
         if due < self._armed:
             self._armed = due
             later(self.env, due - now, self._fire)
+        return entry
 
     def _fire(self, _ev: object) -> None:
         now = self.env.now
@@ -50,21 +63,25 @@ class Expiry:
         # items answered already are dropped whatever their due time: the next timer is armed
         # for the earliest item still waiting, not for every item sent
         while q:
-            due, item = q[0]
-            if item.done:
+            entry = q[0]
+            item = entry[1]
+            if item is None:
                 q.popleft()
-            elif due <= now:
+            elif entry[0] <= now:
                 q.popleft()
+                entry[1] = None
                 item.timed_out(None)
             else:
                 break
         while late:
-            entry = late[0]
-            if entry[2].done:
+            entry = late[0][2]
+            item = entry[1]
+            if item is None:
                 heappop(late)
             elif entry[0] <= now:
                 heappop(late)
-                entry[2].timed_out(None)
+                entry[1] = None
+                item.timed_out(None)
             else:
                 break
         nxt = min(q[0][0] if q else math.inf, late[0][0] if late else math.inf)

@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 from sim.graph.clock import push
+from sim.graph.expiry import clear
 from sim.model.calls import Op, Stage
 from sim.model.links import LOST
 
@@ -91,6 +92,7 @@ class Visit:
         "svc_start",
         "ticket",
         "tier",
+        "timer",
         "trace",
         "version",
     )
@@ -124,6 +126,7 @@ class Visit:
         self.client: Any = None
         self.hop: Any = None
         self.done = False
+        self.timer: list[Any] | None = None  # the caller's attempt timer (``sim.graph.expiry``)
         self.phase: Any = None
         if trace is None:
             self.ip, self.new_connection = 0, False
@@ -188,6 +191,7 @@ class Visit:
             edge.transmit(self, now)
             return
         self.done = True
+        clear(self.timer)  # the timer no longer keeps the finished attempt alive
         edge.answered(self, now)
 
     def timed_out(self, _ev: object) -> None:

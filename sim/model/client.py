@@ -49,6 +49,7 @@ class Call:
         "svc_arrival",
         "svc_start",
         "target",
+        "timer",
         "version",
     )
 
@@ -58,6 +59,7 @@ class Call:
         self.req = req
         self.target = target
         self.done = False
+        self.timer: list[Any] | None = None  # [due, call] in the group's ``expiry``, if it has one
         self.op = op
         self.version = -1
         self.error: ErrorSpec | None = None
@@ -111,6 +113,9 @@ class Call:
             g.transmit(self, now)
             return
         self.done = True
+        timer = self.timer
+        if timer is not None:  # the group's timer queue no longer keeps the finished call alive
+            timer[1] = None
         outcome = SUCCESS if code is None else g.outcome_of(code)
         g.attempt_done(self, outcome, now)
         req.answered(outcome, now)
@@ -183,7 +188,8 @@ class Request(CallbackRequest):
         if timeout < _INF:
             c.deadline = now + timeout
             if timeout == g.attempt_timeout:
-                g.expiry.append((now + timeout, c))
+                c.timer = entry = [now + timeout, c]
+                g.expiry.append(entry)
                 if not g.armed:
                     g.armed = True
                     g.timeout(timeout).callbacks.append(g.expire)
@@ -246,7 +252,7 @@ class GroupRT:
         self._outcomes: dict[Any, Outcome] = {}
         at = cfg.retry.attempt_timeout
         self.attempt_timeout = _INF if at is None else at
-        self.expiry: deque[tuple[float, Call]] = deque()
+        self.expiry: deque[list[Any]] = deque()  # [due, call or None once answered], due times in order
         self.armed = False
         # cumulative counters (all requests; bins and series are cut from these)
         self.offered = self.attempts = self.successes = self.good = self.in_flight = 0
@@ -281,14 +287,16 @@ class GroupRT:
         q = self.expiry
         now = self.env.now
         while q:
-            due, c = q[0]
-            if c.done:
+            entry = q[0]
+            c = entry[1]
+            if c is None:
                 q.popleft()
-            elif due <= now:
+            elif entry[0] <= now:
                 q.popleft()
+                entry[1] = None
                 c.timed_out(None)
             else:
-                call_later(self.env, due - now, self.expire)
+                call_later(self.env, entry[0] - now, self.expire)
                 return
         self.armed = False
 
