@@ -62,7 +62,7 @@ native-install: $(STAMP)
 	$(PY) scripts/native.py install
 
 pure:
-	@test -x $(PY) && $(PY) scripts/native.py clean || true
+	@if test -x $(PY); then $(PY) scripts/native.py clean; fi
 
 # The compiled build against the sources (same results), then back to pure Python.
 native-test: $(NATIVE)

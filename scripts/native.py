@@ -15,6 +15,7 @@ compiling, so ``import sim`` refuses a build that no longer matches (``sim.nativ
 from __future__ import annotations
 
 import json
+import os
 import platform
 import shutil
 import sys
@@ -25,6 +26,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+os.environ["RWB_PURE"] = "1"  # `import sim` would refuse the stale build this script is here to replace
 
 from sim.native import GROUP, MANIFEST, MODULES, PACKAGE, digest  # noqa: E402
 
@@ -111,7 +113,5 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    import os
-
     os.chdir(ROOT)
     sys.exit(main(sys.argv[1:]))

@@ -84,3 +84,26 @@ def test_import_sim_runs_the_guard(tmp_path: Path) -> None:
     assert bad.returncode == 1
     expected = f"StaleBuildError: the compiled simulator does not match its sources:\n  {native.MODULES[0]}"
     assert expected in bad.stderr
+
+
+def test_make_pure_removes_a_stale_build(tmp_path: Path) -> None:
+    """The way out that ``StaleBuildError`` names works on the stale build itself: the script that
+    removes it does not trip over the guard on importing ``sim``."""
+    copy = tmp_path / "tree"
+    shutil.copytree(ROOT / "sim", copy / "sim", ignore=shutil.ignore_patterns("*.so", native.MANIFEST))
+    shutil.copytree(ROOT / "scripts", copy / "scripts")
+    _manifest(copy / "sim", {m: "" for m in native.MODULES})
+    runtime = copy / "sim" / f"{native.GROUP}__mypyc{EXTENSION_SUFFIXES[0]}"
+    runtime.write_bytes(b"")
+    edited = copy / native.MODULES[0]
+    edited.write_text(edited.read_text(encoding="utf-8") + "# edited\n", encoding="utf-8")
+    env = {"PATH": "/usr/bin:/bin"}
+    check = [sys.executable, "-c", "import sim"]
+    assert subprocess.run(check, cwd=copy, env=env, capture_output=True).returncode == 1  # stale
+    done = subprocess.run(
+        [sys.executable, "scripts/native.py", "clean"], cwd=copy, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "native: removed 2 files"
+    assert not runtime.exists() and not (copy / "sim" / native.MANIFEST).exists()
+    assert subprocess.run(check, cwd=copy, env=env, capture_output=True).returncode == 0
