@@ -11,12 +11,18 @@ With a compiled build present (``make native``) both builds are measured side by
 fresh process and the two interleaved (the sources through ``RWB_PURE=1``), and the script checks
 that they processed the same events for the same requests.
 
+``--whole`` instead runs both chapter-5 files as they are (the flood and the stall included) over
+their whole horizon (or the first ``--horizon`` seconds), each in its own process, the two at once, in the
+build present: the least flattering form of the figure (the flood doubles the load for 35 s).
+
     .venv/bin/python benchmarks/graph_speed.py [--duration 5] [--repeat 3] [--seed 1] [--kinds] [--json]
+    .venv/bin/python benchmarks/graph_speed.py --whole [--horizon SECONDS]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import subprocess
@@ -28,7 +34,7 @@ from heapq import heappop
 from pathlib import Path
 from typing import Any
 
-from sim import Scenario, native, scenario_from_dict
+from sim import Scenario, load_scenario, native, scenario_from_dict
 from sim.graph.engine import build, run_graph
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -129,6 +135,52 @@ def side_by_side(duration: float, seed: int, repeat: int) -> dict[str, dict[str,
     return out
 
 
+def whole_run(name: str, seed: int, horizon: float | None) -> dict[str, Any]:
+    """One chapter-5 file as it is, over its whole horizon (or ``horizon`` seconds)."""
+    sc = load_scenario(SCENARIO.with_name(f"{name}.toml"))
+    if horizon is not None:  # the first ``horizon`` seconds: faults starting later left out
+        faults = tuple(f for f in sc.faults if f.start < horizon)
+        sc = dataclasses.replace(sc, duration=horizon, warmup=min(sc.warmup, horizon / 2), faults=faults)
+    wall0, cpu0 = time.perf_counter(), time.process_time()
+    result = run_graph(sc, seed)
+    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    return {
+        "file": name,
+        "sim_seconds": sc.duration,
+        "events": result.events,
+        "wall_per_sim_second": wall / sc.duration,
+        "cpu_per_sim_second": cpu / sc.duration,
+        "events_per_wall_second": result.events / wall,
+        "build": native.build_state(),
+    }
+
+
+def whole(seed: int, horizon: float | None) -> None:
+    """Both files over their whole horizon, each in a fresh process, the two at once."""
+    extra = [] if horizon is None else ["--horizon", str(horizon)]
+    procs = {
+        name: subprocess.Popen(
+            [sys.executable, __file__, "--whole-file", name, "--seed", str(seed), *extra],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for name in ("static", "defended")
+    }
+    print(
+        f"chapter 5, both files as they are, seed {seed}, at once in two processes ({native.build_state()}):"
+    )
+    for name, proc in procs.items():
+        out, _ = proc.communicate()
+        if proc.returncode != 0:
+            sys.exit(f"graph_speed: the {name} run failed")
+        m = json.loads(out)
+        print(
+            f"  {name:8s} {m['sim_seconds']:g} simulated s: wall {m['wall_per_sim_second']:.2f} s "
+            f"per simulated s (target <= 1.5), CPU {m['cpu_per_sim_second']:.2f} s, {m['events']:,} events, "
+            f"{m['events_per_wall_second']:,.0f} per wall s"
+        )
+
+
 def report(m: dict[str, Any]) -> None:
     wall, cpu = m["wall_per_sim_second"], m["cpu_per_sim_second"]
     print(f"  wall {wall:.2f} s per simulated s (target <= 1.5), CPU {cpu:.2f} s")
@@ -143,7 +195,18 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--kinds", action="store_true", help="count one run's events by kind")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--whole", action="store_true", help="both files, faults included, whole horizon")
+    ap.add_argument(
+        "--horizon", type=float, default=None, help="with --whole: simulated s (default: the files')"
+    )
+    ap.add_argument("--whole-file", choices=("static", "defended"), help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.whole_file:  # one process of --whole
+        print(json.dumps(whole_run(args.whole_file, args.seed, args.horizon)))
+        return
+    if args.whole:
+        whole(args.seed, args.horizon)
+        return
     state = native.build_state()
     if state != "pure Python" and not args.json and not args.kinds:
         print(f"chapter 5 (static, normal period), {args.duration:g} simulated s, seed {args.seed}: {state}")
