@@ -21,8 +21,9 @@ reported. Time is the process's CPU time by default (``--clock wall`` for wall
 time): on a shared machine it is the less disturbed of the two. Targets:
 full ÷ callback ≥ 0.3, full ÷ simpy ≥ 0.6 and plain ÷ ciw ≥ 2. The run is
 valid only if callback ÷ simpy ≥ 3 (else the machine disturbed the baselines).
-The simulator uses SimPy's public API only; the script counts any private
-access left in ``sim/`` and says so.
+The simulator's timers (``sim/model/clock.py``) and run loop (``sim/stepper.py``) work on
+SimPy's event queue directly, with the same ordering as the public form (README, "Benchmarks":
+what that buys, measured); the script lists every private access in ``sim/``.
 
     .venv/bin/python benchmarks/throughput.py [--customers 200000] [--repeats 3] [--json]
 """
@@ -193,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     if private:
         print(f"  private SimPy access in sim/: {len(private)} site(s): {', '.join(private)}")
     else:
-        print("  private SimPy access in sim/: none (the full-stack ratio above is the public-API figure)")
+        print("  private SimPy access in sim/: none (the ratios above are public-API figures)")
     return 0 if valid else 1
 
 

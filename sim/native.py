@@ -40,7 +40,6 @@ PURE_ENV = "RWB_PURE"  # set to 1: run the sources even when a compiled build is
 # The runtime's per-request path (multi-tier and single-tier) and its bookkeeping. Not here: the
 # ``resilience`` library (a pure-Python contract for its users) and modules with dataclass configs.
 MODULES = (
-    "sim/graph/clock.py",
     "sim/graph/edge.py",
     "sim/graph/entry.py",
     "sim/graph/expiry.py",
@@ -51,6 +50,7 @@ MODULES = (
     "sim/model/arrivals.py",
     "sim/model/balancers.py",
     "sim/model/cache.py",
+    "sim/model/clock.py",
     "sim/model/client.py",
     "sim/model/compensation.py",
     "sim/model/connections.py",
@@ -67,7 +67,9 @@ MODULES = (
     "sim/model/streams.py",
     "sim/observe/bins.py",
     "sim/observe/breakers.py",
+    "sim/observe/column.py",
     "sim/observe/histogram.py",
+    "sim/observe/record.py",
     "sim/observe/series.py",
     "sim/stepper.py",
 )

@@ -91,8 +91,8 @@ def p99_after_fault(result: RunResult, q: float = 0.99) -> float | None:
         if not keep.any():
             continue
         flags = np.repeat(keep, ints[:, 3])
-        keys = np.frombuffer(cuts.keys, dtype=np.int64)[flags]
-        counts = np.frombuffer(cuts.counts, dtype=np.int64)[flags]
+        keys = np.frombuffer(cuts.keys.array(), dtype=np.int64)[flags]
+        counts = np.frombuffer(cuts.counts.array(), dtype=np.int64)[flags]
         uniq, where = np.unique(keys, return_inverse=True)
         sums = np.zeros(len(uniq), dtype=np.int64)
         np.add.at(sums, where, counts)

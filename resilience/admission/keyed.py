@@ -1,6 +1,6 @@
 """A rate limiter per key (e.g. per client IP): one token bucket per key, bounded memory, idle eviction.
 
-Each key gets its own ``TokenBucketRateLimiter`` on first use. A key whose
+Each key gets its own token bucket on first use. A key whose
 bucket is full again is *idle*: its bucket is in the very state of a fresh
 one, so evicting it changes no later decision. The table holds at most
 ``max_keys`` keys; a new key that finds it full evicts idle keys first. When
@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 from .._config import Config, positive, rule
 from ..metrics.counters import CounterSink, LabelCounts
-from .rate_limit import TokenBucketConfig, TokenBucketRateLimiter
+from .rate_limit import TokenBucketConfig
 from .rejection import RejectionCause
 
 __all__ = ["KeyedRateLimiter", "KeyedRateLimiterConfig"]
@@ -59,27 +59,32 @@ class KeyedRateLimiterConfig(Config):
 
 
 class _Slot:
-    """A key's bucket and the time it will be full again (if nothing more is taken)."""
+    """A key's bucket: its tokens as of ``last``, and when it will be full again (if nothing more is
+    taken). The refill is ``TokenBucketRateLimiter``'s, step for step."""
 
-    __slots__ = ("bucket", "full_at")
+    __slots__ = ("full_at", "last", "tokens")
 
-    def __init__(self, bucket: TokenBucketRateLimiter, full_at: float) -> None:
-        self.bucket = bucket
-        self.full_at = full_at
+    def __init__(self, tokens: float, now: float) -> None:
+        self.tokens = tokens
+        self.last = now
+        self.full_at = now
 
 
 class KeyedRateLimiter:
     """Thread-safe token buckets by key, at most ``config.max_keys`` of them; refusals counted as
     ``rate_limited`` under ``name``.
 
+    Each key's bucket behaves exactly as a ``TokenBucketRateLimiter`` of ``config.bucket``
+    (same arithmetic, so the same decisions), held as three numbers under this limiter's one lock.
     Counters: ``evicted_idle``, ``evicted_busy`` (``evict_fullest`` on a table of busy
     keys), ``refused_full`` (``refuse`` on a table of busy keys).
     """
 
     __slots__ = (
-        "_bucket_config",
+        "_burst",
         "_heap",
         "_lock",
+        "_rate",
         "_seq",
         "_slots",
         "config",
@@ -100,34 +105,49 @@ class KeyedRateLimiter:
         self.config = config or KeyedRateLimiterConfig()
         self.name = name
         self.rejections = LabelCounts("resilience_admission_rejections_total", "cause", name, sink)
-        self._bucket_config = self.config.bucket
+        self._rate = self.config.rate
+        self._burst = self.config.burst
         self._lock = threading.Lock()
         self._slots: dict[Hashable, _Slot] = {}
-        # (full_at, seq, key), one entry per grant; entries of evicted keys or older grants are stale
+        # (full_at, seq, key): one entry per held key, filed at its first grant. A later grant only
+        # moves the key's ``full_at`` on (never back), so an entry is a lower bound of its key's time;
+        # ``_top`` files an outdated entry again at the key's time when it reaches the top.
         self._heap: list[tuple[float, int, Hashable]] = []
         self._seq = 0
         self.evicted_idle = self.evicted_busy = self.refused_full = 0
 
     # -- decisions ----------------------------------------------------------------------
     def _check(self, n: float) -> None:
-        if not (n > 0 and n <= self.config.burst):
+        if not (n > 0 and n <= self._burst):
             raise ValueError(f"KeyedRateLimiter: n={n!r} must be in (0, burst={self.config.burst}]")
+
+    def _refill(self, slot: _Slot, now: float) -> float:
+        if now > slot.last:  # time that goes backwards adds nothing
+            slot.tokens = min(self._burst, slot.tokens + (now - slot.last) * self._rate)
+            slot.last = now
+        return slot.tokens
 
     def try_acquire(self, key: Hashable, now: float, n: float = 1) -> bool:
         """Take ``n`` tokens from ``key``'s bucket if it holds them; otherwise count a refusal."""
         self._check(n)
         with self._lock:
             slot = self._slots.get(key)
-            if slot is None and len(self._slots) >= self.config.max_keys and not self._make_room(now):
-                self.refused_full += 1
-                granted = False
+            if slot is None:
+                if len(self._slots) >= self.config.max_keys and not self._make_room(now):
+                    self.refused_full += 1
+                    granted = False
+                else:  # a new key's bucket is full: the grant is certain (n <= burst)
+                    slot = self._slots[key] = _Slot(self._burst - n, now)
+                    slot.full_at = now + (self._burst - slot.tokens) / self._rate
+                    heapq.heappush(self._heap, (slot.full_at, self._seq, key))
+                    self._seq += 1
+                    return True
             else:
-                if slot is None:
-                    bucket = TokenBucketRateLimiter(self._bucket_config, name=self.name)
-                    slot = self._slots[key] = _Slot(bucket, now)
-                granted = slot.bucket.try_acquire(now, n)
+                tokens = self._refill(slot, now)
+                granted = tokens >= n
                 if granted:
-                    self._note_grant(key, slot, now)
+                    slot.tokens = tokens = tokens - n
+                    slot.full_at = now + (self._burst - tokens) / self._rate
         if not granted:
             self.rejections.inc(_RATE_LIMITED)
         return granted
@@ -137,13 +157,16 @@ class KeyedRateLimiter:
         self._check(n)
         with self._lock:
             slot = self._slots.get(key)
-            return 0.0 if slot is None else slot.bucket.wait_time(now, n)  # a fresh bucket is full
+            if slot is None:
+                return 0.0  # a fresh bucket is full
+            tokens = self._refill(slot, now)
+            return 0.0 if tokens >= n else (n - tokens) / self._rate
 
     def available(self, key: Hashable, now: float) -> float:
         """Tokens in ``key``'s bucket at ``now`` (``burst`` for a key not held); adds no key."""
         with self._lock:
             slot = self._slots.get(key)
-            return self.config.burst if slot is None else slot.bucket.available(now)
+            return self._burst if slot is None else self._refill(slot, now)
 
     # -- memory -------------------------------------------------------------------------
     def evict_idle(self, now: float) -> int:
@@ -154,28 +177,16 @@ class KeyedRateLimiter:
                 gone += 1
             return gone
 
-    def _note_grant(self, key: Hashable, slot: _Slot, now: float) -> None:
-        cfg = self._bucket_config
-        slot.full_at = now + (cfg.burst - slot.bucket.available(now)) / cfg.rate
-        self._push(slot.full_at, key)
-        if len(self._heap) > 2 * len(self._slots) + 64:  # drop stale entries: the heap stays O(keys)
-            self._heap = [(s.full_at, i, k) for i, (k, s) in enumerate(self._slots.items())]
-            self._seq = len(self._heap)
-            heapq.heapify(self._heap)
-
-    def _push(self, full_at: float, key: Hashable) -> None:
-        heapq.heappush(self._heap, (full_at, self._seq, key))
-        self._seq += 1
-
     def _top(self) -> tuple[Hashable, _Slot] | None:
-        """The held key whose bucket fills soonest (stale heap entries are dropped on the way)."""
+        """The held key whose bucket fills soonest (outdated entries are filed again on the way)."""
         heap, slots = self._heap, self._slots
         while heap:
             full_at, _, key = heap[0]
-            slot = slots.get(key)
-            if slot is not None and slot.full_at == full_at:
+            slot = slots[key]
+            if slot.full_at == full_at:
                 return key, slot
-            heapq.heappop(heap)
+            heapq.heapreplace(heap, (slot.full_at, self._seq, key))
+            self._seq += 1
         return None
 
     def _pop_idle(self, now: float) -> bool:
@@ -185,16 +196,16 @@ class KeyedRateLimiter:
             if top is None or top[1].full_at > now:
                 return False
             key, slot = top
-            left = self.config.burst - slot.bucket.available(now)
+            left = self._burst - self._refill(slot, now)
             if left <= 0.0:
                 heapq.heappop(self._heap)
                 del self._slots[key]
                 self.evicted_idle += 1
                 return True
             # rounding put full_at a hair early: file it again at its true time
-            heapq.heappop(self._heap)
-            slot.full_at = max(math.nextafter(now, math.inf), now + left / self.config.rate)
-            self._push(slot.full_at, key)
+            slot.full_at = max(math.nextafter(now, math.inf), now + left / self._rate)
+            heapq.heapreplace(self._heap, (slot.full_at, self._seq, key))
+            self._seq += 1
 
     def _make_room(self, now: float) -> bool:
         """Free one place for a new key: an idle key, else by ``when_full``; False if refused."""
@@ -224,6 +235,6 @@ class KeyedRateLimiter:
             return len(self._slots)
 
     def heap_size(self) -> int:
-        """Entries in the eviction index (at most ``2 * len(self) + 65``)."""
+        """Entries in the eviction index (one per key held: ``len(self)``)."""
         with self._lock:
             return len(self._heap)

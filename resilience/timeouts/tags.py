@@ -144,6 +144,10 @@ class TimeoutRegistry:
 
     def timeout_for(self, fn: Callable[..., Any] | None = None, tag: str | None = None) -> float:
         """Seconds allowed for ``fn`` (or ``tag``)."""
+        if fn is None and tag is not None:  # a tag alone (a call site's per-request lookup): no Resolved
+            table = self._table
+            seconds = table.tags.get(tag)
+            return table.default if seconds is None else seconds
         return self.resolve(fn, tag).timeout
 
     def update(self, thresholds: Mapping[str, float | None], *, default: float | None = None) -> TagTimeouts:

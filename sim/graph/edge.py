@@ -5,7 +5,7 @@ balancer and carries the deadline the wire form would (``resilience.timeouts.pro
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Final
 
 import simpy
 
@@ -27,12 +27,13 @@ from sim.scenario.spec import ErrorSpec
 
 __all__ = ["EdgeRT", "EdgeStats", "HopRequest", "is_5xx", "outcome_of"]
 
-_INF = math.inf
-_floor = math.floor
-_DEADLINE_EXCEEDED = FailureReason.DEADLINE_EXCEEDED
-_TIMEOUT = OutcomeKind.TIMEOUT
-NO_UPSTREAM = ErrorSpec(probability=1.0, status=503)  # no replica left to pick
-_TIMEOUTS = {p: Outcome.timeout(p) for p in TimeoutPhase}
+# Final: the compiled build keeps these in C statics, not the module's dict (a lookup per use)
+_INF: Final = math.inf
+_floor: Final = math.floor
+_DEADLINE_EXCEEDED: Final = FailureReason.DEADLINE_EXCEEDED
+_TIMEOUT: Final = OutcomeKind.TIMEOUT
+NO_UPSTREAM: Final = ErrorSpec(probability=1.0, status=503)  # no replica left to pick
+_TIMEOUTS: Final = {p: Outcome.timeout(p) for p in TimeoutPhase}
 
 
 def outcome_of(classifier: Classifier, cache: dict[Any, Outcome], code: Any) -> Outcome:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, cast
@@ -14,7 +13,6 @@ from simpy.core import StopSimulation
 
 from resilience.classify import Classifier
 from resilience.pipeline import Pipeline
-from sim.graph.clock import run_until
 from sim.graph.edge import EdgeRT, EdgeStats
 from sim.graph.entry import Entry, GraphGroupRT, Tracer
 from sim.graph.late import LateAnswerTier, late_targets
@@ -29,7 +27,7 @@ from sim.model.streams import Streams
 from sim.observe.breakers import BreakerTracker
 from sim.observe.record import Recorder
 from sim.scenario.spec import Scenario
-from sim.stepper import Stepped, advance
+from sim.stepper import advance
 
 __all__ = ["GC_GEN0", "Model", "build", "run_graph", "run_model"]
 
@@ -264,13 +262,6 @@ def run_graph(
     return run_model(build(sc, seed, labels), progress=progress)
 
 
-def _advance(env: simpy.Environment, until: float) -> Stepped:
-    """``sim.stepper.advance`` without a progress bar, on the inlined loop of ``sim.graph.clock``."""
-    t0 = time.perf_counter()
-    events = run_until(env, until)
-    return Stepped(events, time.perf_counter() - t0)
-
-
 def run_model(model: Model, *, progress: bool = False) -> GraphResult:
     """Run a model made by ``build`` (parts may be added to it first) to its scenario's end."""
     sc, seed = model.sc, model.seed
@@ -278,10 +269,7 @@ def run_model(model: Model, *, progress: bool = False) -> GraphResult:
     env = model.env
     rec.start()
     with _rare_collections():
-        if progress:
-            stepped = advance(env, sc.duration, progress=True, name=sc.name)
-        else:
-            stepped = _advance(env, sc.duration)
+        stepped = advance(env, sc.duration, progress=progress, name=sc.name)
     end = env.now
     rec.cut_bin(end)
     rec.finish()

@@ -7,17 +7,21 @@ when it ends, not when its timeout would have fired."""
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections import deque
-from heapq import heappop, heappush
 from itertools import count
-from typing import Any
+from typing import Any, Final
 
 import simpy
 
-from sim.graph.clock import later
+from sim.model.clock import later
 
 __all__ = ["Expiry", "clear"]
+
+_heappop: Final = heapq.heappop  # Final: a C static when compiled
+_heappush: Final = heapq.heappush
+_next: Final = next
 
 
 def clear(entry: list[Any] | None) -> None:
@@ -49,7 +53,7 @@ class Expiry:
         if not q or due >= q[-1][0]:
             q.append(entry)
         else:
-            heappush(self._late, (due, next(self._seq), entry))
+            _heappush(self._late, (due, _next(self._seq), entry))
         if due < self._armed:
             self._armed = due
             later(self.env, due - now, self._fire)
@@ -77,9 +81,9 @@ class Expiry:
             entry = late[0][2]
             item = entry[1]
             if item is None:
-                heappop(late)
+                _heappop(late)
             elif entry[0] <= now:
-                heappop(late)
+                _heappop(late)
                 entry[1] = None
                 item.timed_out(None)
             else:

@@ -10,7 +10,7 @@ dequeue the replica answers 504 at once (``deadline_expired``), and before each 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Final
 
 import simpy
 
@@ -24,11 +24,13 @@ from sim.scenario.spec import ErrorSpec, Service
 
 __all__ = ["DEADLINE_SPEC", "FAILED_SPEC", "ReplicaRT", "RouteRT", "TierRT"]
 
-_INF = math.inf
-_SERVING, _SERVED, _CANCELLED = Stage.SERVING, Stage.SERVED, Stage.CANCELLED
-_DEADLINE = TimeoutPhase.DEADLINE.value
-DEADLINE_SPEC = ErrorSpec(probability=1.0, status=504)  # the deadline passed before the work was done
-FAILED_SPEC = ErrorSpec(probability=1.0, status=503)  # a step failed downstream
+_INF: Final = math.inf
+_SERVING: Final = Stage.SERVING
+_SERVED: Final = Stage.SERVED
+_CANCELLED: Final = Stage.CANCELLED
+_DEADLINE: Final = TimeoutPhase.DEADLINE.value
+DEADLINE_SPEC: Final = ErrorSpec(probability=1.0, status=504)  # the deadline passed before the work was done
+FAILED_SPEC: Final = ErrorSpec(probability=1.0, status=503)  # a step failed downstream
 GATE_CODES: dict[str, Any] = {
     "connection_refused": REFUSED,
     "rate_limited": ErrorSpec(probability=1.0, status=429),

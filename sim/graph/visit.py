@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Final
 
-from sim.graph.clock import push
 from sim.graph.expiry import clear
 from sim.model.calls import Op, Stage
+from sim.model.clock import push
 from sim.model.links import LOST
 
 __all__ = [
@@ -22,10 +22,11 @@ __all__ = [
     "schedule",
 ]
 
-DONE = 1 << 30  # ``Visit.step`` once the route is decided: late answers of its calls are not used
-_INF = math.inf
-_READ, _WRITE = Op.READ, Op.WRITE
-_TRAVELLING = Stage.TRAVELLING
+DONE: Final = 1 << 30  # ``Visit.step`` once the route is decided: late answers of its calls are not used
+_INF: Final = math.inf
+_READ: Final = Op.READ
+_WRITE: Final = Op.WRITE
+_TRAVELLING: Final = Stage.TRAVELLING
 
 
 class Trace:
@@ -223,11 +224,11 @@ def _received(v: Visit) -> None:
 
 
 # what a visit does when it is processed as an event (``callbacks``): SimPy calls each with the visit
-ON_SERVED = (_served,)  # the replica's own service time for it is over
-ON_TRAVELLED = (_travelled,)  # it reaches its tier after the link delay
-ON_CONNECTED = (_connected,)  # its connection's handshake is over
-ON_STATIC = (_static,)  # the flood diversion's static page is ready
-ON_RECEIVED = (_received,)  # its answer reaches the caller after the link delay
+ON_SERVED: Final = (_served,)  # the replica's own service time for it is over
+ON_TRAVELLED: Final = (_travelled,)  # it reaches its tier after the link delay
+ON_CONNECTED: Final = (_connected,)  # its connection's handshake is over
+ON_STATIC: Final = (_static,)  # the flood diversion's static page is ready
+ON_RECEIVED: Final = (_received,)  # its answer reaches the caller after the link delay
 
 
 def schedule(env: Any, delay: float, v: Visit, callbacks: Any) -> None:

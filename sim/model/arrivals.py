@@ -10,6 +10,7 @@ import numpy as np
 import simpy
 
 from sim.model.client import GroupRT, Request
+from sim.model.clock import later
 from sim.model.driver import call_later
 from sim.model.streams import BlockRandom
 from sim.scenario.workloads import Burst, ClosedLoop, Fixed, Poisson, Ramp, Schedule, Workload
@@ -66,12 +67,11 @@ class _Poisson:
         self.gap = BlockRandom(lambda n: gen.exponential(1.0 / rate, n)).random
         self.pick = pick.random
         self.n = g.instances
-        self.timeout = env.timeout
-        self.timeout(self.gap()).callbacks.append(self._arrive)
+        later(env, self.gap(), self._arrive)
 
     def _arrive(self, _ev: object) -> None:
         self.g.start(int(self.pick() * self.n))
-        self.timeout(self.gap()).callbacks.append(self._arrive)
+        later(self.env, self.gap(), self._arrive)
 
 
 class _Thinned:

@@ -8,6 +8,8 @@ outlier detection); active health checks (``sim/model/health.py``) report throug
 
 from __future__ import annotations
 
+from typing import Final
+
 import numpy as np
 
 from sim.model.outliers import OutlierDetector
@@ -15,9 +17,9 @@ from sim.scenario.balancing import BalancerConfig
 
 __all__ = ["NO_REPLICA", "BalancerRT"]
 
-NO_REPLICA = -1  # what ``pick`` answers when no replica is available and panic mode is off
+NO_REPLICA: Final = -1  # what ``pick`` answers when no replica is available and panic mode is off
 
-_BATCH = 256  # uniforms drawn from the generator at a time
+_BATCH: Final = 256  # uniforms drawn from the generator at a time
 
 
 class BalancerRT:

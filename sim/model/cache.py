@@ -36,7 +36,7 @@ from __future__ import annotations
 import functools
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -55,9 +55,9 @@ __all__ = [
 ]
 
 Lookup = Literal["hit", "miss", "stale"]
-BLOCK = 512
-_MASK64 = (1 << 64) - 1
-_GOLDEN64 = 0x9E3779B97F4A7C15  # SplitMix64's increment
+BLOCK: Final = 512
+_MASK64: Final = (1 << 64) - 1
+_GOLDEN64: Final = 0x9E3779B97F4A7C15  # SplitMix64's increment
 
 
 def zipf_pmf(keys: int, s: float) -> npt.NDArray[np.float64]:

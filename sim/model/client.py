@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import bisect
 import math
-from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Final
 
 import simpy
 
@@ -16,6 +16,7 @@ from resilience.outcome import SUCCESS, FailureReason, Outcome, OutcomeKind, Tim
 from resilience.pipeline import Pipeline
 from resilience.steps import Attempt, Done, GiveUp, Wait
 from sim.model.calls import Op, Stage
+from sim.model.clock import later
 from sim.model.driver import CallbackRequest, call_later
 from sim.model.instances import Instances
 from sim.model.links import LOST, LinkRT
@@ -26,10 +27,14 @@ from sim.scenario.spec import ClientGroup, ErrorSpec
 
 __all__ = ["Call", "GroupRT", "Request"]
 
-_INF = math.inf
-_SUCCESS_KIND = OutcomeKind.SUCCESS
-_CALL, _READ, _WRITE = Op.CALL, Op.READ, Op.WRITE
-_TRAVELLING = Stage.TRAVELLING
+_bisect_left: Final = bisect.bisect_left  # Final: a C static when compiled
+
+_INF: Final = math.inf
+_SUCCESS_KIND: Final = OutcomeKind.SUCCESS
+_CALL: Final = Op.CALL
+_READ: Final = Op.READ
+_WRITE: Final = Op.WRITE
+_TRAVELLING: Final = Stage.TRAVELLING
 REASONS = tuple(r.value for r in FailureReason)
 KINDS = tuple(k.value for k in OutcomeKind)
 
@@ -192,9 +197,9 @@ class Request(CallbackRequest):
                 g.expiry.append(entry)
                 if not g.armed:
                     g.armed = True
-                    g.timeout(timeout).callbacks.append(g.expire)
+                    later(g.env, timeout, g.expire)
             else:
-                g.timeout(timeout).callbacks.append(c.timed_out)
+                later(g.env, timeout, c.timed_out)
         if g.link is None:
             g.service.arrive(c, now)
         else:
@@ -243,7 +248,6 @@ class GroupRT:
         self.classifier = classifier
         self.cas = cfg.operation == "cas"
         self.first_op = _READ if self.cas else _CALL  # a CAS attempt starts with its read
-        self.timeout = env.timeout
         self.idempotent = cfg.idempotent
         self.fallback = cfg.fallback
         self.warmup = warmup
@@ -368,7 +372,7 @@ class GroupRT:
         if entry is None:
             entry = self._att[id(outcome)] = [outcome, outcome.kind.value, [0] * (len(self.buckets) + 1), 0.0]
         dur = now - c.sent
-        entry[2][bisect_left(self.buckets, dur)] += 1
+        entry[2][_bisect_left(self.buckets, dur)] += 1
         entry[3] += dur
 
     def attempt_stats(self) -> dict[str, tuple[list[int], float]]:
@@ -397,7 +401,7 @@ class GroupRT:
             self.c_in_flight -= 1
         if type(step) is Done:
             self.successes += 1
-            self._h_success[bisect_left(self.buckets, latency)] += 1
+            self._h_success[_bisect_left(self.buckets, latency)] += 1
             self.success_sum += latency
             good = latency <= self.slo
             if good:
@@ -416,7 +420,7 @@ class GroupRT:
             self.rejections[reason] = self.rejections.get(reason, 0) + 1
         tier = self.fallback
         result = "failure" if tier is None else "degraded"
-        self.req_hist[result][bisect_left(self.buckets, latency)] += 1
+        self.req_hist[result][_bisect_left(self.buckets, latency)] += 1
         self.req_sum[result] += latency
         if tier is None:
             self.failures[reason] = self.failures.get(reason, 0) + 1

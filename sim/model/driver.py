@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Generator
-from typing import Any, cast
+from typing import Any, Final, cast
 
 import simpy
 
@@ -28,15 +28,17 @@ from resilience.execution import Execution
 from resilience.outcome import Outcome, TimeoutPhase
 from resilience.pipeline import Pipeline
 from resilience.steps import Attempt, Done, GiveUp, Wait
+from sim.model.clock import later
 
 __all__ = ["CallbackRequest", "SimPyDriver", "call_later"]
 
-_INF = math.inf
+_INF: Final = math.inf
 
 
 def call_later(env: simpy.Environment, delay: float, fn: Callable[[Any], None]) -> None:
-    """Call ``fn(event)`` at ``env.now + delay`` (an ``env.timeout`` with one callback)."""
-    env.timeout(delay).callbacks.append(fn)
+    """Call ``fn(event)`` at ``env.now + delay``, in the order ``env.timeout(delay)`` with one
+    callback would (``sim.model.clock.later``)."""
+    later(env, delay, fn)
 
 
 class SimPyDriver:
@@ -121,7 +123,7 @@ class CallbackRequest:
             self.send(step)
         elif isinstance(step, Wait):
             self.waiting(step)
-            self.env.timeout(step.delay).callbacks.append(self._resume)
+            later(self.env, step.delay, self._resume)
         else:
             self.finish(step)
 

@@ -10,6 +10,8 @@ bulkhead slot is freed, the adaptive limit is fed the latency.
 
 from __future__ import annotations
 
+from typing import Final
+
 import numpy
 
 from resilience.admission import (
@@ -25,14 +27,14 @@ from sim.scenario.gates import GateConfig
 
 __all__ = ["CAUSES", "GateRT", "GateTicket"]
 
-CONNECTION_REFUSED = "connection_refused"
-RATE_LIMITED = "rate_limited"
-BULKHEAD_FULL = "bulkhead_full"
-CONCURRENCY_LIMITED = "concurrency_limited"
+CONNECTION_REFUSED: Final = "connection_refused"
+RATE_LIMITED: Final = "rate_limited"
+BULKHEAD_FULL: Final = "bulkhead_full"
+CONCURRENCY_LIMITED: Final = "concurrency_limited"
 CAUSES = (CONNECTION_REFUSED, RATE_LIMITED, BULKHEAD_FULL, CONCURRENCY_LIMITED)
 """The rejection causes ``GateRT.enter`` can answer, in the order the parts are checked."""
 
-_DROP = Outcome.timeout(TimeoutPhase.ATTEMPT)
+_DROP: Final = Outcome.timeout(TimeoutPhase.ATTEMPT)
 
 
 class GateTicket:

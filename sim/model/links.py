@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Final
+
 import numpy as np
 
 from sim.scenario.spec import Link
 
 __all__ = ["LOST", "LinkRT"]
 
-LOST = -1.0
+LOST: Final = -1.0
 
 
 class LinkRT:

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from typing import Any
+from typing import Any, Final
 
 import simpy
 
 from sim.model.calls import Op, Stage
+from sim.model.clock import later
 from sim.model.ports import ServiceCall
 from sim.model.queueing import CoDelState
 from sim.model.streams import BlockRandom, fast
@@ -17,13 +18,16 @@ from sim.scenario.spec import ErrorSpec, Service
 
 __all__ = ["CONFLICT", "QUEUE_FULL", "REFUSED", "ServiceRT"]
 
-QUEUE_FULL = "queue_full"
-REFUSED = "refused"
-CONFLICT = "conflict"
-_INF = math.inf
-_WRITE = Op.WRITE
-_QUEUED, _SERVING, _SERVED, _CANCELLED = Stage.QUEUED, Stage.SERVING, Stage.SERVED, Stage.CANCELLED
-_REFUSE_SPEC = ErrorSpec(probability=1.0, refuse=True)
+QUEUE_FULL: Final = "queue_full"
+REFUSED: Final = "refused"
+CONFLICT: Final = "conflict"
+_INF: Final = math.inf
+_WRITE: Final = Op.WRITE
+_QUEUED: Final = Stage.QUEUED
+_SERVING: Final = Stage.SERVING
+_SERVED: Final = Stage.SERVED
+_CANCELLED: Final = Stage.CANCELLED
+_REFUSE_SPEC: Final = ErrorSpec(probability=1.0, refuse=True)
 
 
 class ServiceRT:
@@ -56,7 +60,6 @@ class ServiceRT:
             self.lifo_after = policy.adaptive_lifo.interval
         self.nonempty_since = 0.0  # when the queue last went from empty to non-empty
         self.cancel_on_timeout = cfg.cancel_on_timeout
-        self.timeout = env.timeout
         self.sample = fast(cfg.service_time.sampler(service_gen))
         self.errors = cfg.errors
         self.err_u = BlockRandom(lambda n: error_gen.random(n)).random
@@ -199,7 +202,7 @@ class ServiceRT:
             t *= self.factor
         if self.loaded:
             t = self._under_load(t)
-        self.timeout(t).callbacks.append(c.served)
+        later(self.env, t, c.served)
 
     def _under_load(self, t: float) -> float:
         """Service time ``t`` under ``load_latency``: the multiplier of the busy-worker fraction (the

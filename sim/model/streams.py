@@ -5,12 +5,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterator
 from itertools import chain
+from typing import Final
 
 import numpy as np
 
 __all__ = ["BlockRandom", "Streams", "fast", "stable_key"]
 
-BLOCK = 512
+BLOCK: Final = 512
 
 
 def stable_key(*parts: str) -> tuple[int, ...]:

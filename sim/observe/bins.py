@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from sim.observe.breakers import STATES, BreakerTracker
+from sim.observe.column import Column
 from sim.observe.histogram import _ZERO as ZERO
 from sim.observe.histogram import SUB, LogHistogram
 
@@ -49,13 +50,13 @@ class GroupBins:
         self.degraded_keys = g.degraded
         self.tracker = tracker
         self.budgets = g.pipelines.has_budget
-        # Flat arrays, not lists of tuples: nothing kept per bin is an object the garbage collector tracks.
-        self.counts = array("q")  # per bin: offered, attempts, successes, goodput, retries, in_flight
+        # Flat columns, not lists of tuples: nothing kept per bin is an object the garbage collector tracks.
+        self.counts = Column("q")  # per bin: offered, attempts, successes, goodput, retries, in_flight
         self.failures = ReasonCuts()
         self.degraded = ReasonCuts()
         self.latency = LatencyCuts()
-        self.tokens = array("d")
-        self.breaker = array("d")  # per bin: openings so far, open area in the bin, instances per state
+        self.tokens = Column("d")
+        self.breaker = Column("d")  # per bin: openings so far, open area in the bin, instances per state
 
 
 class ReasonCuts:
@@ -65,16 +66,16 @@ class ReasonCuts:
     __slots__ = ("sizes", "values")
 
     def __init__(self) -> None:
-        self.sizes = array("q")
-        self.values = array("q")
+        self.sizes = Column("q")
+        self.values = Column("q")
 
     def table(self, reasons: int) -> np.ndarray:
         """Bins x reasons, zero before a reason first appeared."""
-        sizes = np.frombuffer(self.sizes, dtype=np.int64)
+        sizes = np.frombuffer(self.sizes.array(), dtype=np.int64)
         out = np.zeros((len(sizes), reasons), dtype=np.int64)
         rows = np.repeat(np.arange(len(sizes)), sizes)
         cols = np.arange(len(rows)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-        out[rows, cols] = np.frombuffer(self.values, dtype=np.int64)
+        out[rows, cols] = np.frombuffer(self.values.array(), dtype=np.int64)
         return out
 
 
@@ -84,10 +85,10 @@ class LatencyCuts:
     __slots__ = ("counts", "floats", "ints", "keys")
 
     def __init__(self) -> None:
-        self.ints = array("q")  # per histogram: bin (a bin may store two, in order), counted, n, buckets
-        self.floats = array("d")  # per histogram: total, lo, hi
-        self.keys = array("q")  # bucket keys and counts, histogram after histogram
-        self.counts = array("q")
+        self.ints = Column("q")  # per histogram: bin (a bin may store two, in order), counted, n, buckets
+        self.floats = Column("d")  # per histogram: total, lo, hi
+        self.keys = Column("q")  # bucket keys and counts, histogram after histogram
+        self.counts = Column("q")
 
     def add(self, k: int, h: LogHistogram, counted: int) -> None:
         """Store ``h`` (not empty) as part of bin ``k``; ``counted``: 1 for requests after warm-up."""
@@ -99,8 +100,8 @@ class LatencyCuts:
 
     def _columns(self) -> tuple[np.ndarray, np.ndarray]:
         return (
-            np.frombuffer(self.ints, dtype=np.int64).reshape(-1, 4),
-            np.frombuffer(self.floats).reshape(-1, 3),
+            np.frombuffer(self.ints.array(), dtype=np.int64).reshape(-1, 4),
+            np.frombuffer(self.floats.array()).reshape(-1, 3),
         )
 
     def _key_rows(self) -> np.ndarray:
@@ -115,8 +116,8 @@ class LatencyCuts:
         if not counted.any():
             return
         flags = np.repeat(counted, ints[:, 3])  # one byte per stored bucket
-        keys = np.frombuffer(self.keys, dtype=np.int64)
-        counts = np.frombuffer(self.counts, dtype=np.int64)
+        keys = np.frombuffer(self.keys.array(), dtype=np.int64)
+        counts = np.frombuffer(self.counts.array(), dtype=np.int64)
         c = into.counts
         for start in range(0, len(keys), _MERGE_CHUNK):  # chunks keep the temporaries small
             end = start + _MERGE_CHUNK
@@ -153,10 +154,10 @@ class LatencyCuts:
         out[where, 0] = total / n
         # buckets sorted by (bin, key); duplicates of a key stay adjacent, which finds the same bucket
         group = np.cumsum(np.r_[0, (hb[1:] != hb[:-1]).astype(np.int64)])[self._key_rows()]
-        keys = np.frombuffer(self.keys, dtype=np.int64)
+        keys = np.frombuffer(self.keys.array(), dtype=np.int64)
         order = np.lexsort((keys, group))
         keys, group = keys[order], group[order]
-        cum = np.cumsum(np.frombuffer(self.counts, dtype=np.int64)[order])
+        cum = np.cumsum(np.frombuffer(self.counts.array(), dtype=np.int64)[order])
         before = np.r_[0, cum][np.searchsorted(group, np.arange(len(first)))]  # counts of earlier bins
         span = int(n.max()) + 1  # (group, count within the group) as one increasing integer
         flat = group * span + (cum - before[group])
@@ -180,7 +181,7 @@ class ServiceBins:
         self.name = s.name
         self.workers = s.workers
         # per bin: arrivals, served, queue_full, refused, errors, area busy, area queue, queued, busy
-        self.cuts = array("d")
+        self.cuts = Column("d")
 
 
 def _diff(cum: np.ndarray) -> np.ndarray:
@@ -203,7 +204,7 @@ class _Columns:
 
 
 def _client(cols: _Columns, at: slice, b: GroupBins, n: int) -> None:
-    counts = np.frombuffer(b.counts, dtype=np.int64).reshape(n, len(COUNTS) + 1)
+    counts = np.frombuffer(b.counts.array(), dtype=np.int64).reshape(n, len(COUNTS) + 1)
     diffs = _diff(counts[:, : len(COUNTS)])
     for i, name in enumerate(COUNTS):
         cols.put(name, at, diffs[:, i])
@@ -218,13 +219,13 @@ def _client(cols: _Columns, at: slice, b: GroupBins, n: int) -> None:
     for i, name in enumerate(("latency_mean", "latency_p50", "latency_p90", "latency_p99")):
         cols.put(name, at, lat[:, i])
     if b.budgets:
-        cols.put("budget_tokens", at, np.frombuffer(b.tokens))
+        cols.put("budget_tokens", at, np.frombuffer(b.tokens.array()))
 
 
 def _breaker(cols: _Columns, at: slice, b: GroupBins, n: int, width: np.ndarray) -> None:
     tr = b.tracker
     assert tr is not None
-    cuts = np.frombuffer(b.breaker).reshape(n, 2 + len(STATES))
+    cuts = np.frombuffer(b.breaker.array()).reshape(n, 2 + len(STATES))
     cols.put("breaker_opened", at, _diff(cuts[:, 0]))
     cols.put("breaker_open_fraction", at, cuts[:, 1] / (width * tr.n))
     for i, s in enumerate(STATES):
@@ -232,7 +233,7 @@ def _breaker(cols: _Columns, at: slice, b: GroupBins, n: int, width: np.ndarray)
 
 
 def _service(cols: _Columns, at: slice, b: ServiceBins, n: int, width: np.ndarray) -> None:
-    cuts = np.frombuffer(b.cuts).reshape(n, 9)
+    cuts = np.frombuffer(b.cuts.array()).reshape(n, 9)
     ints = _diff(cuts[:, :5].astype(np.int64))
     for i, name in enumerate(SERVICE_COUNTS):
         cols.put(name, at, ints[:, i])

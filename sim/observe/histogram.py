@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from typing import Final
 
 __all__ = ["LogHistogram", "bucket_of"]
 
-SUB = 64
-_ZERO = -(10**6)
-_frexp = math.frexp
+SUB: Final = 64
+_ZERO: Final = -(10**6)
+_frexp: Final = math.frexp
 
 
 def bucket_of(x: float) -> int:

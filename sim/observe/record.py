@@ -28,10 +28,9 @@ if TYPE_CHECKING:
 
 __all__ = ["Recorder"]
 
+
 class Recorder:
     """Cuts bins (``ends`` + per-entity columns) and scrapes (``samples``) from cumulative counters."""
-
-    buckets: tuple[float, ...] = LATENCY_BUCKETS
 
     def __init__(
         self,
@@ -42,6 +41,7 @@ class Recorder:
         labels: tuple[tuple[str, str], ...] = (),
     ) -> None:
         self.env = env
+        self.buckets: tuple[float, ...] = LATENCY_BUCKETS  # upper bounds of the latency histograms
         self.run_labels = labels  # appended to every scraped series (run, scenario, seed)
         self.bin_width = bin_width
         self.scrape = scrape
@@ -74,7 +74,7 @@ class Recorder:
         self.cut_bin(now)
         self._k = k = self._k + 1
         # the next end is computed from the bin index, not by adding widths (no drift)
-        env.timeout((k + 1) * self.bin_width - now).callbacks.append(self._bin_tick)
+        call_later(env, (k + 1) * self.bin_width - now, self._bin_tick)
 
     def _scrape_tick(self, _ev: object) -> None:
         self.scrape_now(self.env.now)

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from resilience.metrics.catalog import CATALOG, MetricType
+from sim.observe.column import Column
 
 __all__ = ["ScrapeStore", "bucket_bound", "render_openmetrics"]
 
@@ -16,7 +17,7 @@ Sample = tuple[str, Labels, Any]
 
 
 class ScrapeStore:
-    """Scraped samples kept flat: per sample a series id and a value in arrays, so a long run keeps
+    """Scraped samples kept flat: per sample a series id and a value in columns, so a long run keeps
     no per-scrape objects for the garbage collector to trace. ``samples()`` gives them back."""
 
     __slots__ = ("_ids", "ends", "hist", "ids", "keys", "times", "values")
@@ -24,9 +25,9 @@ class ScrapeStore:
     def __init__(self) -> None:
         self.times = array("d")  # scrape times
         self.ends = array("q")  # each scrape's end in ``ids`` / ``values``
-        self.ids = array("q")
-        self.values = array("d")  # counter and gauge values (counts are exact below 2**53); histogram sums
-        self.hist = array("q")  # histogram bucket counts, in sample order
+        self.ids = Column("q")
+        self.values = Column("d")  # counter and gauge values (counts are exact below 2**53); histogram sums
+        self.hist = Column("q")  # histogram bucket counts, in sample order
         self.keys: list[tuple[str, Labels, int]] = []  # by series id: name, labels, buckets (0: no histogram)
         self._ids: dict[tuple[str, Labels], int] = {}
 
@@ -58,7 +59,7 @@ class ScrapeStore:
     def samples(self) -> list[tuple[float, list[Sample]]]:
         """Every scrape as ``(t, [(name, labels, value), …])``, values as stored."""
         out: list[tuple[float, list[Sample]]] = []
-        keys, ids, values, hist = self.keys, self.ids, self.values, self.hist
+        keys, ids, values, hist = self.keys, self.ids.array(), self.values.array(), self.hist.array()
         i = h = 0
         for t, end in zip(self.times, self.ends, strict=True):
             points: list[Sample] = []

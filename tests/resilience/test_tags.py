@@ -35,6 +35,17 @@ def registry() -> TimeoutRegistry:
     )
 
 
+def test_timeout_for_a_tag_alone_agrees_with_resolve_before_and_after_updates() -> None:
+    r = registry()
+    tags = ["payment.confirm", "user.profile", NAME, "unknown.tag"]
+    for change in ({}, {"user.profile": 1.5, "new.tag": 0.4}, {"payment.confirm": None}):
+        r.update(change, default=2.0 if change else None)
+        for tag in [*tags, "new.tag"]:
+            assert r.timeout_for(tag=tag) == r.resolve(tag=tag).timeout
+    assert r.timeout_for(tag="payment.confirm") == 2.0  # removed: the new default
+    assert r.timeout_for(tag="user.profile") == 1.5
+
+
 def test_resolution_explicit_tag_then_qualified_name_then_default() -> None:
     r = registry()
     assert r.resolve(confirm_payment) == Resolved(0.8, "payment.confirm", True)
