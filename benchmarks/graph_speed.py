@@ -13,10 +13,11 @@ that they processed the same events for the same requests.
 
 ``--whole`` instead runs both chapter-5 files as they are (the flood and the stall included) over
 their whole horizon (or the first ``--horizon`` seconds), each in its own process, the two at once, in the
-build present: the least flattering form of the figure (the flood doubles the load for 35 s).
+build present: the least flattering form of the figure (the flood doubles the load for 35 s, and the
+two runs share the machine's caches). ``--alone`` runs them one after the other instead.
 
     .venv/bin/python benchmarks/graph_speed.py [--duration 5] [--repeat 3] [--seed 1] [--kinds] [--json]
-    .venv/bin/python benchmarks/graph_speed.py --whole [--horizon SECONDS]
+    .venv/bin/python benchmarks/graph_speed.py --whole [--alone] [--horizon SECONDS]
 """
 
 from __future__ import annotations
@@ -155,21 +156,22 @@ def whole_run(name: str, seed: int, horizon: float | None) -> dict[str, Any]:
     }
 
 
-def whole(seed: int, horizon: float | None) -> None:
-    """Both files over their whole horizon, each in a fresh process, the two at once."""
+def whole(seed: int, horizon: float | None, alone: bool = False) -> None:
+    """Both files over their whole horizon, each in a fresh process: the two at once (the least
+    flattering form: they share the machine's caches and memory bandwidth) or, ``alone``, one after
+    the other."""
     extra = [] if horizon is None else ["--horizon", str(horizon)]
-    procs = {
-        name: subprocess.Popen(
-            [sys.executable, __file__, "--whole-file", name, "--seed", str(seed), *extra],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        for name in ("static", "defended")
-    }
-    print(
-        f"chapter 5, both files as they are, seed {seed}, at once in two processes ({native.build_state()}):"
-    )
-    for name, proc in procs.items():
+
+    def start(name: str) -> subprocess.Popen[str]:
+        cmd = [sys.executable, __file__, "--whole-file", name, "--seed", str(seed), *extra]
+        return subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+
+    how = "one after the other" if alone else "at once in two processes"
+    print(f"chapter 5, both files as they are, seed {seed}, {how} ({native.build_state()}):")
+    names = ("static", "defended")
+    procs = {} if alone else {name: start(name) for name in names}
+    for name in names:
+        proc = start(name) if alone else procs[name]
         out, _ = proc.communicate()
         if proc.returncode != 0:
             sys.exit(f"graph_speed: the {name} run failed")
@@ -177,7 +179,8 @@ def whole(seed: int, horizon: float | None) -> None:
         print(
             f"  {name:8s} {m['sim_seconds']:g} simulated s: wall {m['wall_per_sim_second']:.2f} s "
             f"per simulated s (target <= 1.5), CPU {m['cpu_per_sim_second']:.2f} s, {m['events']:,} events, "
-            f"{m['events_per_wall_second']:,.0f} per wall s"
+            f"{m['events_per_wall_second']:,.0f} per wall s",
+            flush=True,
         )
 
 
@@ -199,13 +202,14 @@ def main() -> None:
     ap.add_argument(
         "--horizon", type=float, default=None, help="with --whole: simulated s (default: the files')"
     )
+    ap.add_argument("--alone", action="store_true", help="with --whole: one file after the other")
     ap.add_argument("--whole-file", choices=("static", "defended"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.whole_file:  # one process of --whole
         print(json.dumps(whole_run(args.whole_file, args.seed, args.horizon)))
         return
     if args.whole:
-        whole(args.seed, args.horizon)
+        whole(args.seed, args.horizon, args.alone)
         return
     state = native.build_state()
     if state != "pure Python" and not args.json and not args.kinds:
