@@ -8,8 +8,9 @@ they would be with ``env.timeout``. A ``Visit`` is scheduled the same way as its
 ``sim.stepper``'s run loop processes them as it processes any SimPy event.
 
 This reaches into SimPy's private queue on purpose: against the public form (``env.timeout`` plus a
-callback), with identical results, it saves 17-20% of the chapter-5 model's CPU time (README,
-"Benchmarks"). Only ``sim.stepper``'s loop does so too.
+callback, and a ``peek``/``step`` loop), with identical results, these timers and ``sim.stepper``'s
+loop cut the CPU time to 0.79 of it on the chapter-5 model and 0.89-0.93 on the single-tier
+benchmarks, compiled (README, "Benchmarks"). Only ``sim.stepper``'s loop does so too.
 """
 
 from __future__ import annotations
@@ -34,8 +35,8 @@ class Timer:
     __slots__ = ("callbacks",)
     _ok = True
 
-    def __init__(self) -> None:
-        self.callbacks: list[Callable[[Any], None]] | None = []
+    def __init__(self, fn: Callable[[Any], None]) -> None:
+        self.callbacks: list[Callable[[Any], None]] | None = [fn]
 
 
 def push(env: simpy.Environment, delay: float, event: Any) -> None:
@@ -48,6 +49,4 @@ def push(env: simpy.Environment, delay: float, event: Any) -> None:
 
 def later(env: simpy.Environment, delay: float, fn: Callable[[Any], None]) -> None:
     """Call ``fn(timer)`` at ``env.now + delay``: ``env.timeout(delay).callbacks.append(fn)``."""
-    t = Timer()
-    t.callbacks = [fn]
-    push(env, delay, t)
+    push(env, delay, Timer(fn))
